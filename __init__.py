@@ -1,0 +1,3 @@
+"""helpdesk: a keyboard-driven terminal helpdesk on a shared IMAP mailbox."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from helpdesk.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""The `helpdesk` command: the app, and a scriptable CLI beside it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from helpdesk import __version__
+from helpdesk.core.config import ConfigError
+from helpdesk.core.tickets import Queue
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UserError(Exception):
+    """A problem the user can fix, shown as one line without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="helpdesk",
+        description="A keyboard-driven terminal helpdesk on a shared IMAP mailbox.",
+    )
+    p.add_argument("--version", action="version", version=f"helpdesk {__version__}")
+    p.add_argument("--config", metavar="FILE", help="config file (default: $HELPDESK_CONFIG, then the XDG config dir)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("app", help="open the terminal app (the default)")
+
+    demo = sub.add_parser("demo", help="open the app on a throwaway demo workspace (no server needed)")
+    demo.add_argument("--dir", metavar="DIR", help="where to put the workspace (default: a fresh temp dir)")
+    demo.add_argument("--no-app", action="store_true", help="only create the workspace and print its config path")
+
+    sync = sub.add_parser("sync", help="sync mail headless; runs until stopped")
+    sync.add_argument("--once", action="store_true", help="sync once and exit")
+    sync.add_argument("--interval", type=float, default=60.0, metavar="SECONDS", help="seconds between polls (60)")
+
+    imp = sub.add_parser("import", help="import a Maildir or an mbox file through the ingest pipeline")
+    imp.add_argument("path", metavar="PATH")
+
+    sub.add_parser("doctor", help="check the config, the stores and the servers; prove nothing was lost")
+
+    tickets = sub.add_parser("tickets", help="list tickets")
+    tickets.add_argument("--queue", choices=[q.value for q in Queue], default=Queue.OPEN.value)
+    tickets.add_argument("--limit", type=int, default=100)
+    tickets.add_argument("--json", action="store_true", help="machine-readable output")
+
+    show = sub.add_parser("show", help="show one ticket with its conversation")
+    show.add_argument("number", type=int)
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+
+    auth = sub.add_parser("auth", help="store account passwords in the keyring")
+    auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
+    auth_set = auth_sub.add_parser("set", help="store the password of ACCOUNT (read from the terminal or stdin)")
+    auth_set.add_argument("account")
+    auth_set.add_argument("--service", choices=["imap", "smtp"], help="only for this service (default: both)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from helpdesk.cli import commands
+
+    handlers: dict[str | None, Handler] = {
+        None: commands.run_app,
+        "app": commands.run_app,
+        "demo": commands.run_demo,
+        "sync": commands.run_sync,
+        "import": commands.run_import,
+        "doctor": commands.run_doctor,
+        "tickets": commands.run_tickets,
+        "show": commands.run_show,
+        "auth": commands.run_auth,
+    }
+    try:
+        return handlers[args.command](args)
+    except ConfigError as exc:
+        print(f"helpdesk: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (UserError, commands.KNOWN_ERRORS) as exc:
+        print(f"helpdesk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,91 @@
+"""Tickets as the app and the CLI show them: plain data, no storage types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    MINE = "mine"
+    UNASSIGNED = "unassigned"
+    OPEN = "open"  # every ticket that is not closed
+    CLOSED = "closed"
+    ALL = "all"
+
+
+class Status(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    WAITING = "waiting"
+    CLOSED = "closed"
+    SPAM = "spam"
+
+
+CLOSED_STATUSES = frozenset({Status.CLOSED, Status.SPAM})
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSummary:
+    number: int
+    subject: str
+    customer_name: str
+    customer_email: str
+    status: str
+    assignee: str | None
+    created_at: datetime
+    last_activity: datetime
+    message_count: int
+    waiting_on_us: bool  # the last message came from the customer
+
+    @property
+    def customer(self) -> str:
+        return self.customer_name or self.customer_email
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentView:
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationMessage:
+    id: int
+    message_id: str
+    outgoing: bool
+    from_name: str
+    from_email: str
+    to: list[str]
+    cc: list[str]
+    date: datetime | None
+    subject: str
+    text: str
+    auto: str
+    attachments: list[AttachmentView] = field(default_factory=list)
+    problem: str | None = None  # why the message is marked malformed, shown with it
+
+    @property
+    def sender(self) -> str:
+        if self.from_name and self.from_email:
+            return f"{self.from_name} <{self.from_email}>"
+        return self.from_name or self.from_email or "(unknown sender)"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDetail:
+    summary: TicketSummary
+    messages: list[ConversationMessage]
+
+
+def age(then: datetime, now: datetime) -> str:
+    """Short relative age, as agents read it in a list: 'now', '5m', '3h', '2d', '6w'."""
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return "now"
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return "now"

@@ -1,0 +1,349 @@
+"""The local cache: one SQLite file per machine, read by the app, written by the sync.
+
+Bulk writes use SQLAlchemy Core (one transaction per batch); reads return the plain views of
+`core.tickets`, so no storage type leaks into the app.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.sql import ColumnElement
+
+from helpdesk.core.tickets import (
+    CLOSED_STATUSES,
+    AttachmentView,
+    ConversationMessage,
+    Queue,
+    TicketDetail,
+    TicketSummary,
+)
+from helpdesk.storage.cache_models import (
+    CACHE_TABLES,
+    Attachment,
+    CachedMessage,
+    CachedTicket,
+    Mailbox,
+    MessageLocation,
+    RawMessage,
+)
+from helpdesk.storage.db import Migration, ensure_schema, sqlite_engine, write_engine
+
+mailbox_t = Mailbox.__table__  # type: ignore[attr-defined]
+ticket_t = CachedTicket.__table__  # type: ignore[attr-defined]
+message_t = CachedMessage.__table__  # type: ignore[attr-defined]
+raw_t = RawMessage.__table__  # type: ignore[attr-defined]
+location_t = MessageLocation.__table__  # type: ignore[attr-defined]
+attachment_t = Attachment.__table__  # type: ignore[attr-defined]
+
+MIGRATIONS: list[Migration] = []
+
+_CHUNK = 500
+_EMAIL_IN_DISPLAY = re.compile(r"<([^<>]+)>\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxState:
+    id: int
+    account: str
+    name: str
+    uidvalidity: int | None
+    uidnext: int | None
+    highestmodseq: int | None
+    last_sync: datetime | None
+    last_error: str | None
+
+
+def email_of(display: str) -> str:
+    m = _EMAIL_IN_DISPLAY.search(display)
+    return (m.group(1) if m else display).strip().lower()
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; everything we store is UTC.
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
+
+
+class Cache:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.engine: Engine = sqlite_engine(path)
+        self.writer: Engine = write_engine(self.engine)
+        ensure_schema(self.engine, name="cache", tables=CACHE_TABLES, migrations=MIGRATIONS)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- mailboxes ---------------------------------------------------------------------------
+
+    def mailbox(self, account: str, name: str) -> MailboxState:
+        with self.writer.begin() as conn:
+            row = conn.execute(
+                select(mailbox_t).where(mailbox_t.c.account == account, mailbox_t.c.name == name)
+            ).first()
+            if row is None:
+                conn.execute(insert(mailbox_t), {"account": account, "name": name})
+                row = conn.execute(
+                    select(mailbox_t).where(mailbox_t.c.account == account, mailbox_t.c.name == name)
+                ).one()
+        return _mailbox_state(row)
+
+    def mailboxes(self) -> list[MailboxState]:
+        with self.engine.connect() as conn:
+            return [_mailbox_state(r) for r in conn.execute(select(mailbox_t).order_by(mailbox_t.c.id))]
+
+    def save_mailbox(self, mailbox_id: int, **values: Any) -> None:
+        with self.writer.begin() as conn:
+            conn.execute(update(mailbox_t).where(mailbox_t.c.id == mailbox_id).values(**values))
+
+    def reset_mailbox(self, mailbox_id: int, uidvalidity: int) -> None:
+        """The server renumbered the folder: forget its UIDs (messages stay; they re-pair)."""
+        with self.writer.begin() as conn:
+            conn.execute(location_t.delete().where(location_t.c.mailbox == mailbox_id))
+            conn.execute(
+                update(mailbox_t)
+                .where(mailbox_t.c.id == mailbox_id)
+                .values(uidvalidity=uidvalidity, uidnext=None, highestmodseq=None)
+            )
+
+    def location_count(self, mailbox_id: int) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(location_t).where(location_t.c.mailbox == mailbox_id)
+                ).scalar_one()
+            )
+
+    def known_uids(self, mailbox_id: int) -> set[int]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(location_t.c.uid).where(location_t.c.mailbox == mailbox_id)).scalars())
+
+    # -- ingest helpers (used by sync.ingest inside one write transaction) --------------------
+
+    def begin_write(self) -> Any:
+        return self.writer.begin()
+
+    @staticmethod
+    def existing_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        keys = list(set(keys))
+        out: dict[tuple[str, str], int] = {}
+        ids = sorted({k[0] for k in keys})
+        for i in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                select(message_t.c.message_id, message_t.c.dedupe_key, message_t.c.id).where(
+                    message_t.c.message_id.in_(ids[i : i + _CHUNK])
+                )
+            )
+            for mid, key, pk in rows:
+                out[(mid, key)] = pk
+        return out
+
+    @staticmethod
+    def participants(conn: Connection, ticket: int) -> set[str]:
+        people: set[str] = set()
+        rows = conn.execute(
+            select(message_t.c.from_email, message_t.c.to_addrs, message_t.c.cc_addrs).where(
+                message_t.c.ticket == ticket
+            )
+        )
+        for from_email, to_addrs, cc_addrs in rows:
+            people.add(from_email)
+            for line in f"{to_addrs}\n{cc_addrs}".splitlines():
+                if line.strip():
+                    people.add(email_of(line))
+        people.discard("")
+        return people
+
+    @staticmethod
+    def add_locations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            conn.execute(sqlite_insert(location_t).on_conflict_do_nothing(), rows)
+
+    @staticmethod
+    def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        result = conn.execute(
+            insert(message_t).returning(message_t.c.id, sort_by_parameter_order=True), rows
+        )
+        return [r[0] for r in result]
+
+    @staticmethod
+    def insert_raw(conn: Connection, rows: list[tuple[int, bytes]]) -> None:
+        if rows:
+            conn.execute(
+                insert(raw_t), [{"message": pk, "data": zlib.compress(raw, 6)} for pk, raw in rows]
+            )
+
+    @staticmethod
+    def insert_attachments(conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(insert(attachment_t), rows)
+
+    @staticmethod
+    def ensure_tickets(conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            conn.execute(sqlite_insert(ticket_t).on_conflict_do_nothing(), rows)
+
+    @staticmethod
+    def refresh_tickets(conn: Connection, numbers: Iterable[int]) -> None:
+        """Recompute the list columns of tickets from their messages."""
+        nums = sorted(set(numbers))
+        for i in range(0, len(nums), _CHUNK):
+            chunk = nums[i : i + _CHUNK]
+            m = message_t
+            when = func.coalesce(m.c.date, m.c.received_at)
+            last_out = (
+                select(m.c.outgoing)
+                .where(m.c.ticket == ticket_t.c.number, m.c.auto == "")
+                .order_by(when.desc(), m.c.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            conn.execute(
+                update(ticket_t)
+                .where(ticket_t.c.number.in_(chunk))
+                .values(
+                    message_count=select(func.count()).where(m.c.ticket == ticket_t.c.number).scalar_subquery(),
+                    last_activity=select(func.max(when)).where(m.c.ticket == ticket_t.c.number).scalar_subquery(),
+                    waiting_on_us=func.coalesce(last_out, 0) == 0,
+                )
+            )
+
+    @staticmethod
+    def set_ticket_state(conn: Connection, number: int, status: str, assignee: str | None) -> None:
+        conn.execute(
+            update(ticket_t).where(ticket_t.c.number == number).values(status=status, assignee=assignee)
+        )
+
+    # -- reads for the app and the CLI --------------------------------------------------------
+
+    def _queue_filter(self, queue: Queue, agent: str) -> ColumnElement[bool]:
+        closed = ticket_t.c.status.in_([str(s) for s in CLOSED_STATUSES])
+        match queue:
+            case Queue.MINE:
+                return and_(ticket_t.c.assignee == agent, ~closed)
+            case Queue.UNASSIGNED:
+                return and_(ticket_t.c.assignee.is_(None), ~closed)
+            case Queue.OPEN:
+                return ~closed
+            case Queue.CLOSED:
+                return closed
+            case Queue.ALL:
+                return or_(closed, ~closed)
+
+    def list_tickets(
+        self, queue: Queue, agent: str, *, limit: int = 500, offset: int = 0
+    ) -> list[TicketSummary]:
+        stmt = (
+            select(ticket_t)
+            .where(self._queue_filter(queue, agent))
+            .order_by(ticket_t.c.last_activity.desc(), ticket_t.c.number.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            return [_summary(r) for r in conn.execute(stmt)]
+
+    def count_tickets(self, queue: Queue, agent: str) -> int:
+        stmt = select(func.count()).select_from(ticket_t).where(self._queue_filter(queue, agent))
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def ticket(self, number: int) -> TicketDetail | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(ticket_t).where(ticket_t.c.number == number)).first()
+            if row is None:
+                return None
+            msgs = list(
+                conn.execute(
+                    select(message_t)
+                    .where(message_t.c.ticket == number)
+                    .order_by(func.coalesce(message_t.c.date, message_t.c.received_at), message_t.c.id)
+                )
+            )
+            atts: dict[int, list[AttachmentView]] = {}
+            ids = [m.id for m in msgs]
+            for i in range(0, len(ids), _CHUNK):
+                for a in conn.execute(
+                    select(attachment_t)
+                    .where(attachment_t.c.message.in_(ids[i : i + _CHUNK]))
+                    .order_by(attachment_t.c.id)
+                ):
+                    atts.setdefault(a.message, []).append(AttachmentView(a.filename, a.content_type, a.size))
+        return TicketDetail(_summary(row), [_conversation(m, atts.get(m.id, [])) for m in msgs])
+
+    def raw(self, message_pk: int) -> bytes:
+        with self.engine.connect() as conn:
+            data = conn.execute(select(raw_t.c.data).where(raw_t.c.message == message_pk)).scalar_one()
+        return zlib.decompress(data)
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            def n(t: Any, *where: ColumnElement[bool]) -> int:
+                return int(conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one())
+
+            return {
+                "tickets": n(ticket_t),
+                "messages": n(message_t),
+                "raw": n(raw_t),
+                "malformed": n(message_t, or_(message_t.c.parse_error.is_not(None), message_t.c.defects != "")),
+                "locations": n(location_t),
+            }
+
+    def message_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(message_t.c.message_id).distinct()).scalars())
+
+
+def _mailbox_state(r: Any) -> MailboxState:
+    return MailboxState(
+        r.id, r.account, r.name, r.uidvalidity, r.uidnext, r.highestmodseq, _aware(r.last_sync), r.last_error
+    )
+
+
+def _summary(r: Any) -> TicketSummary:
+    return TicketSummary(
+        number=r.number,
+        subject=r.subject,
+        customer_name=r.customer_name,
+        customer_email=r.customer_email,
+        status=r.status,
+        assignee=r.assignee,
+        created_at=_aware(r.created_at) or datetime.now(UTC),
+        last_activity=_aware(r.last_activity) or datetime.now(UTC),
+        message_count=r.message_count,
+        waiting_on_us=bool(r.waiting_on_us),
+    )
+
+
+def _conversation(m: Any, attachments: Sequence[AttachmentView]) -> ConversationMessage:
+    problem = m.parse_error or (m.defects.replace("\n", "; ") if m.defects else None)
+    return ConversationMessage(
+        id=m.id,
+        message_id=m.message_id,
+        outgoing=bool(m.outgoing),
+        from_name=m.from_name,
+        from_email=m.from_email,
+        to=[a for a in m.to_addrs.split("\n") if a],
+        cc=[a for a in m.cc_addrs.split("\n") if a],
+        date=_aware(m.date) or _aware(m.received_at),
+        subject=m.subject,
+        text=m.text_body,
+        auto=m.auto,
+        attachments=list(attachments),
+        problem=problem,
+    )

@@ -1,0 +1,107 @@
+"""Engines and the schema-version mechanism shared by the cache and the team store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.schema import Table
+from sqlmodel import SQLModel
+
+
+class SchemaError(Exception):
+    """The database was written by a newer helpdesk, or a migration failed."""
+
+
+Migration = Callable[[Connection], None]
+
+
+def sqlite_engine(path: Path) -> Engine:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+    _tune_sqlite(engine)
+    return engine
+
+
+def engine_for_url(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        return sqlite_engine(Path(url.removeprefix("sqlite:///")).expanduser())
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # The driver's own transaction handling is off so that `_on_begin` decides how a
+        # transaction starts (SQLAlchemy's documented recipe for pysqlite).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        # WAL lets the TUI read while the sync writes; NORMAL is safe with WAL.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        # A transaction that reads and then writes must take the write lock up front: in WAL
+        # mode a deferred one fails at once (SQLITE_BUSY_SNAPSHOT) if another writer committed
+        # in between, instead of waiting for it.
+        immediate = conn.get_execution_options().get("immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same engine, whose transactions take the write lock when they begin (SQLite)."""
+    return engine.execution_options(immediate=True)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
+    result = conn.execute(stmt, rows)
+    return result.rowcount if result.rowcount is not None else 0
+
+
+def ensure_schema(
+    engine: Engine,
+    *,
+    name: str,
+    tables: Sequence[Table],
+    migrations: Sequence[Migration],
+) -> int:
+    """Create a fresh database at the newest version, or migrate an older one step by step.
+
+    ``migrations[i]`` takes the schema from version i+1 to i+2; version 1 is the first schema.
+    A fresh database is created from the current models and stamped with the newest version.
+    """
+    latest = len(migrations) + 1
+    version_table = f"{name}_schema_version"
+    with write_engine(engine).begin() as conn:
+        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {version_table} (version INTEGER NOT NULL)"))
+        row = conn.execute(text(f"SELECT version FROM {version_table}")).first()
+        if row is None:
+            SQLModel.metadata.create_all(conn, tables=list(tables))
+            conn.execute(text(f"INSERT INTO {version_table} (version) VALUES (:v)"), {"v": latest})
+            return latest
+        current = int(row[0])
+        if current > latest:
+            raise SchemaError(
+                f"the {name} database has schema version {current}, newer than this "
+                f"helpdesk knows ({latest}): upgrade helpdesk"
+            )
+        for step in range(current, latest):
+            migrations[step - 1](conn)
+            conn.execute(text(f"UPDATE {version_table} SET version = :v"), {"v": step + 1})
+        return latest

@@ -1,0 +1,725 @@
+"""Settings from ``helpdesk.toml``: parsed and validated strictly, with errors that point home.
+
+Pure: this module turns text into :class:`Settings` and never reads a file (``storage.locations``
+finds and reads it). Every problem found is reported, one line each, as
+``FILE:LINE: dotted.key: expected ..., got ...`` so that an admin can fix the whole file in one
+pass instead of one error per start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import re
+import shlex
+import tomllib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any, TypeVar
+
+__all__ = [
+    "AccountSettings",
+    "AgentSettings",
+    "CacheSettings",
+    "ConfigError",
+    "ConfigProblem",
+    "ImapSettings",
+    "Settings",
+    "SmtpSettings",
+    "TeamSettings",
+    "TlsMode",
+    "parse_agent",
+    "parse_config",
+    "with_agent",
+]
+
+
+class TlsMode(StrEnum):
+    TLS = "tls"  # implicit TLS from the first byte
+    STARTTLS = "starttls"
+    NONE = "none"  # plain text: only ever on an explicit request
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSettings:
+    name: str = "Support"
+    store: str | None = None  # SQLAlchemy URL; None = the default SQLite file
+    addresses: tuple[str, ...] = ()  # our own addresses, lower-cased, accounts' included
+    subject_tag: str = "#"  # tickets are tagged "[#1234]" in subjects
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    path: str | None = None  # None = default location; "~" is expanded by storage
+
+
+@dataclass(frozen=True, slots=True)
+class ImapSettings:
+    host: str
+    port: int
+    tls: TlsMode
+    user: str
+    folders: tuple[str, ...] = ("INBOX",)
+    sent_folder: str | None = "Sent"
+    password_command: str | None = None
+    ca_file: str | None = None
+    timeout: float = 30.0
+    batch_size: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    tls: TlsMode
+    user: str | None  # None = send without authentication (a trusted local relay)
+    password_command: str | None = None
+    ca_file: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    name: str
+    address: str
+    imap: ImapSettings | None
+    smtp: SmtpSettings | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    agent: AgentSettings
+    team: TeamSettings
+    cache: CacheSettings
+    accounts: dict[str, AccountSettings]
+    source: str | None
+
+
+def with_agent(settings: Settings, name: str, email: str) -> Settings:
+    """The same settings acting as another agent (``HELPDESK_AGENT``, tests)."""
+    return replace(settings, agent=AgentSettings(name=name, email=email))
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    key: str  # dotted path, "" for a problem with the file as a whole
+    line: int | None
+    expected: str
+    got: str | None = None  # the offending value, already quoted for display
+    detail: str | None = None  # what is wrong, when "expected X, got Y" alone would not say it
+
+    def describe(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line is not None else source
+        parts = [where]
+        if self.key:
+            parts.append(self.key)
+        text = f"expected {self.expected}"
+        if self.got is not None:
+            text += f", got {self.got}"
+        if self.detail:
+            text = f"{self.detail}; {text}"
+        parts.append(text)
+        return ": ".join(parts)
+
+
+class ConfigError(Exception):
+    """One or more problems in a configuration; ``key``/``line``/``expected`` are the first's."""
+
+    def __init__(self, source: str, problems: Sequence[ConfigProblem]) -> None:
+        if not problems:
+            raise ValueError("ConfigError needs at least one problem")
+        self.source = source
+        self.problems: tuple[ConfigProblem, ...] = tuple(problems)
+        first = self.problems[0]
+        self.key: str = first.key
+        self.line: int | None = first.line
+        self.expected: str = first.expected
+        super().__init__(str(self))
+
+    @classmethod
+    def single(
+        cls,
+        source: str,
+        key: str,
+        expected: str,
+        *,
+        line: int | None = None,
+        got: str | None = None,
+        detail: str | None = None,
+    ) -> ConfigError:
+        return cls(source, [ConfigProblem(key, line, expected, got, detail)])
+
+    def __str__(self) -> str:
+        return "\n".join(p.describe(self.source) for p in self.problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Where a key sits in the text (tomllib gives no positions)
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _read_dotted_key(text: str, pos: int) -> tuple[tuple[str, ...], int] | None:
+    """Read a TOML dotted key at ``pos``; return its parts and the position after it."""
+    parts: list[str] = []
+    n = len(text)
+    while True:
+        while pos < n and text[pos] in " \t":
+            pos += 1
+        if pos >= n:
+            return None
+        ch = text[pos]
+        if ch in "\"'":
+            end = text.find(ch, pos + 1)
+            if end < 0:
+                return None
+            raw = text[pos + 1 : end]
+            if ch == '"':
+                # an escape JSON does not know leaves the raw text, which is close enough
+                with contextlib.suppress(ValueError):
+                    raw = json.loads(text[pos : end + 1])
+            parts.append(raw)
+            pos = end + 1
+        else:
+            m = _BARE_KEY.match(text, pos)
+            if not m:
+                return None
+            parts.append(m.group())
+            pos = m.end()
+        while pos < n and text[pos] in " \t":
+            pos += 1
+        if pos < n and text[pos] == ".":
+            pos += 1
+            continue
+        return tuple(parts), pos
+
+
+def _index_keys(text: str) -> dict[tuple[str, ...], int]:
+    """Map every table header and ``key =`` line to its 1-based line number (first wins)."""
+    found: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    in_multiline: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_multiline is not None:
+            if line.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        stripped = line.strip()
+        if stripped.startswith("["):
+            inner = stripped.lstrip("[")
+            parsed = _read_dotted_key(inner, 0)
+            if parsed is not None:
+                table = parsed[0]
+                found.setdefault(table, number)
+            continue
+        parsed = _read_dotted_key(line, 0)
+        if parsed is None:
+            continue
+        parts, pos = parsed
+        if pos < len(line) and line[pos] == "=":
+            found.setdefault(table + parts, number)
+            rest = line[pos + 1 :]
+            for quote in ('"""', "'''"):
+                if rest.count(quote) % 2 == 1:
+                    in_multiline = quote
+                    break
+    return found
+
+
+class _Locator:
+    def __init__(self, text: str) -> None:
+        self._found = _index_keys(text)
+
+    def line_of(self, path: tuple[str, ...]) -> int | None:
+        # A missing key, or one inside an inline table, points at the nearest enclosing line.
+        for length in range(len(path), 0, -1):
+            line = self._found.get(path[:length])
+            if line is not None:
+                return line
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading values
+
+
+def _show(value: object) -> str:
+    """A value as the admin wrote it, short and safe to print."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = json.dumps(value, ensure_ascii=False)
+        # json.dumps leaves C1 controls and DEL alone; the terminal must never see them raw
+        shown = "".join(f"\\u{ord(c):04x}" if 0x7F <= ord(c) <= 0x9F else c for c in shown)
+        return shown if len(shown) <= 60 else shown[:57] + '..."'
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array" if value else "[]"
+    if isinstance(value, datetime | date | time):
+        return f"a date/time ({value.isoformat()})"
+    return type(value).__name__
+
+
+_MISSING: Any = object()
+_FORBIDDEN_KEYS = frozenset({"password", "passwd", "pass"})
+_EMAIL = re.compile(r"^[^@\s<>\"(),;:\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_HOST = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_STORE_SCHEMES = ("sqlite:///", "postgresql+psycopg://", "postgresql://")
+_EMAIL_EXPECTED = "an email address like support@example.com"
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Collects every problem while building settings, so one run reports them all."""
+
+    def __init__(self, text: str) -> None:
+        self.locator = _Locator(text)
+        self.problems: list[ConfigProblem] = []
+
+    def problem(
+        self,
+        path: tuple[str, ...],
+        expected: str,
+        value: object = _MISSING,
+        detail: str | None = None,
+    ) -> None:
+        got = None if value is _MISSING else _show(value)
+        self.problems.append(
+            ConfigProblem(".".join(path), self.locator.line_of(path), expected, got, detail)
+        )
+
+    def table(
+        self, value: object, path: tuple[str, ...], allowed: Sequence[str], account: str = "ACCOUNT"
+    ) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.problem(path, "a table", value)
+            return None
+        for key in value:
+            if key.lower() in _FORBIDDEN_KEYS:
+                self.problem(
+                    (*path, key),
+                    "no password in the config file: store it in the keyring with "
+                    f"`helpdesk auth set {account}`, or set password_command",
+                    detail="passwords must not be written here",
+                )
+            elif key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f'unknown key (did you mean "{close[0]}"?)' if close else "unknown key"
+                self.problem((*path, key), "one of: " + ", ".join(allowed), detail=hint)
+        return value
+
+    def get(
+        self,
+        table: Mapping[str, Any],
+        path: tuple[str, ...],
+        key: str,
+        check: Callable[[object], T | None],
+        expected: str,
+        default: T | object = _MISSING,
+    ) -> T | None:
+        """The checked value of ``key``; None (after a problem is noted) when wrong or missing."""
+        if key not in table:
+            if default is _MISSING:
+                self.problem((*path, key), expected, detail="missing")
+                return None
+            return default  # type: ignore[return-value]
+        value = table[key]
+        checked = check(value)
+        if checked is None:
+            self.problem((*path, key), expected, value)
+        return checked
+
+
+# Checkers return the cleaned value, or None when the value is wrong.
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str) and value.strip() and value.isprintable():
+        return value.strip()
+    return None
+
+
+def _text_or_empty(value: object) -> str | None:
+    """A string where "" has a meaning of its own (switching something off)."""
+    if isinstance(value, str) and value.isprintable():
+        return value.strip()
+    return None
+
+
+def _email(value: object) -> str | None:
+    if isinstance(value, str) and _EMAIL.match(value.strip()):
+        return value.strip()
+    return None
+
+
+def _host(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    host = value.strip()
+    # One colon is "host:port" written in the wrong key; two or more is an IPv6 address.
+    if _HOST.match(host) and host.count(":") != 1:
+        return host
+    return None
+
+
+def _int_range(low: int, high: int) -> Callable[[object], int | None]:
+    def check(value: object) -> int | None:
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return value
+        return None
+
+    return check
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 3600:
+        return float(value)
+    return None
+
+
+def _tls(value: object) -> TlsMode | None:
+    if isinstance(value, str):
+        try:
+            return TlsMode(value.strip().lower())
+        except ValueError:
+            return None
+    return None
+
+
+def _command(value: object) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return text if shlex.split(text) else None
+    except ValueError:  # unbalanced quotes: better found now than at the first sync
+        return None
+
+
+def _folders(value: object) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not value:
+        return None
+    names: list[str] = []
+    for item in value:
+        name = _text(item)
+        if name is None:
+            return None
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _emails(value: object) -> tuple[str, ...] | None:
+    if not isinstance(value, list):
+        return None
+    found: list[str] = []
+    for item in value:
+        address = _email(item)
+        if address is None:
+            return None
+        found.append(address.lower())
+    return tuple(found)
+
+
+def _subject_tag(value: object) -> str | None:
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= 16
+        and value.isprintable()
+        and not any(c.isspace() or c in "[]" for c in value)
+    ):
+        return value
+    return None
+
+
+def _store_url(value: object) -> str | None:
+    if not isinstance(value, str) or not value.isprintable():
+        return None
+    url = value.strip()
+    for scheme in _STORE_SCHEMES:
+        if url.startswith(scheme) and len(url) > len(scheme):
+            if scheme == "postgresql://":
+                # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2
+                return "postgresql+psycopg://" + url[len(scheme) :]
+            return url
+    return None
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+# --------------------------------------------------------------------------------------------
+# The shape of the file
+
+_TOP_KEYS = ("agent", "team", "cache", "accounts")
+_AGENT_KEYS = ("name", "email")
+_TEAM_KEYS = ("name", "store", "addresses", "subject_tag")
+_CACHE_KEYS = ("path",)
+_ACCOUNT_KEYS = ("address", "imap", "smtp")
+_IMAP_KEYS = (
+    "host",
+    "port",
+    "tls",
+    "user",
+    "folders",
+    "sent_folder",
+    "password_command",
+    "ca_file",
+    "timeout",
+    "batch_size",
+)
+_SMTP_KEYS = ("host", "port", "tls", "user", "password_command", "ca_file", "timeout")
+
+_PORT = "an integer from 1 to 65535"
+_TLS = 'one of "tls", "starttls", "none"'
+_TIMEOUT = "a number of seconds above 0 and at most 3600"
+_IMAP_PORTS = {TlsMode.TLS: 993, TlsMode.STARTTLS: 143, TlsMode.NONE: 143}
+_SMTP_PORTS = {TlsMode.TLS: 465, TlsMode.STARTTLS: 587, TlsMode.NONE: 25}
+
+
+def _syntax_error(source: str, text: str, err: tomllib.TOMLDecodeError) -> ConfigError:
+    message = str(err)
+    line: int | None = None
+    m = re.search(r"\(at line (\d+), column \d+\)", message)
+    if m:
+        line = int(m.group(1))
+    elif "(at end of document)" in message:
+        line = max(1, len(text.splitlines()))
+    reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
+    return ConfigError.single(
+        source, "", "valid TOML", line=line, detail=f"TOML syntax error: {reason}"
+    )
+
+
+def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> Settings:
+    """Parse and validate a ``helpdesk.toml``; raise :class:`ConfigError` listing every problem.
+
+    ``source`` names the text in messages (normally the file path); ``default_agent`` is the
+    (name, email) used when the file has no ``[agent]`` values.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise _syntax_error(source, text, err) from None
+
+    r = _Reader(text)
+    top = r.table(data, (), _TOP_KEYS) or {}
+
+    agent = _read_agent(r, top.get("agent", {}), default_agent)
+    cache = _read_cache(r, top.get("cache", {}))
+    accounts = _read_accounts(r, top.get("accounts", {}))
+    team = _read_team(r, top.get("team", {}), accounts)
+
+    if r.problems:
+        # File order reads best; problems with no known line go last.
+        r.problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        raise ConfigError(source, r.problems)
+    return Settings(agent=agent, team=team, cache=cache, accounts=accounts, source=source)
+
+
+def _read_agent(r: _Reader, value: object, default: tuple[str, str]) -> AgentSettings:
+    path = ("agent",)
+    t = r.table(value, path, _AGENT_KEYS) or {}
+    name = r.get(t, path, "name", _text, "a non-empty name", default[0])
+    email = r.get(t, path, "email", _email, _EMAIL_EXPECTED, default[1])
+    return AgentSettings(name=name or default[0], email=email or default[1])
+
+
+def _read_cache(r: _Reader, value: object) -> CacheSettings:
+    path = ("cache",)
+    t = r.table(value, path, _CACHE_KEYS) or {}
+    return CacheSettings(path=r.get(t, path, "path", _text, "a file path", None))
+
+
+def _read_team(r: _Reader, value: object, accounts: Mapping[str, AccountSettings]) -> TeamSettings:
+    path = ("team",)
+    t = r.table(value, path, _TEAM_KEYS) or {}
+    defaults = TeamSettings()
+    name = r.get(t, path, "name", _text, "a non-empty name", defaults.name)
+    store = r.get(
+        t,
+        path,
+        "store",
+        _store_url,
+        "a database URL starting with sqlite:///, postgresql:// or postgresql+psycopg://",
+        None,
+    )
+    addresses = r.get(
+        t, path, "addresses", _emails, "an array of email addresses", defaults.addresses
+    )
+    tag = r.get(
+        t,
+        path,
+        "subject_tag",
+        _subject_tag,
+        'a short text without spaces or brackets, like "#"',
+        defaults.subject_tag,
+    )
+    own = _unique([*(addresses or ()), *(a.address.lower() for a in accounts.values())])
+    return TeamSettings(
+        name=name or defaults.name,
+        store=store,
+        addresses=own,
+        subject_tag=tag or defaults.subject_tag,
+    )
+
+
+def _read_accounts(r: _Reader, value: object) -> dict[str, AccountSettings]:
+    path = ("accounts",)
+    if not isinstance(value, dict):
+        r.problem(path, "a table of accounts, like [accounts.support]", value)
+        return {}
+    accounts: dict[str, AccountSettings] = {}
+    for name, body in value.items():
+        if not _ACCOUNT_NAME.match(name):
+            r.problem(
+                (*path, name),
+                "an account name of letters, digits, '.', '_' or '-'",
+                detail="bad account name",
+            )
+            continue
+        account = _read_account(r, name, body)
+        if account is not None:
+            accounts[name] = account
+    return accounts
+
+
+def _read_account(r: _Reader, name: str, value: object) -> AccountSettings | None:
+    path = ("accounts", name)
+    t = r.table(value, path, _ACCOUNT_KEYS, account=name)
+    if t is None:
+        return None
+    address = r.get(t, path, "address", _email, _EMAIL_EXPECTED) or ""
+    imap = _read_imap(r, name, address, t["imap"]) if "imap" in t else None
+    smtp = None
+    if "smtp" in t:
+        # Most servers take the same login for sending as for reading.
+        login = imap.user if imap is not None else address
+        smtp = _read_smtp(r, name, login, t["smtp"])
+    if "imap" not in t and "smtp" not in t:
+        r.problem(
+            path,
+            f"an [accounts.{name}.imap] or [accounts.{name}.smtp] table",
+            detail="the account has no server",
+        )
+    return AccountSettings(name=name, address=address, imap=imap, smtp=smtp)
+
+
+def _read_imap(r: _Reader, account: str, address: str, value: object) -> ImapSettings | None:
+    path = ("accounts", account, "imap")
+    t = r.table(value, path, _IMAP_KEYS, account=account)
+    if t is None:
+        return None
+    host = r.get(t, path, "host", _host, "a host name like imap.example.com")
+    tls = r.get(t, path, "tls", _tls, _TLS, TlsMode.TLS) or TlsMode.TLS
+    port = r.get(t, path, "port", _int_range(1, 65535), _PORT, _IMAP_PORTS[tls])
+    user = r.get(t, path, "user", _text, "a login name", address)
+    folders = r.get(
+        t,
+        path,
+        "folders",
+        _folders,
+        'a non-empty array of folder names, like ["INBOX"]',
+        ("INBOX",),
+    )
+    sent = r.get(
+        t,
+        path,
+        "sent_folder",
+        _text_or_empty,
+        'a folder name, or "" to not file copies of sent mail',
+        "Sent",
+    )
+    command = r.get(t, path, "password_command", _command, "a command line", None)
+    ca_file = r.get(t, path, "ca_file", _text, "a file path", None)
+    timeout = r.get(t, path, "timeout", _seconds, _TIMEOUT, 30.0)
+    batch = r.get(t, path, "batch_size", _int_range(1, 10000), "an integer from 1 to 10000", 200)
+    if host is None or port is None or user is None or folders is None:
+        return None
+    return ImapSettings(
+        host=host,
+        port=port,
+        tls=tls,
+        user=user,
+        folders=folders,
+        sent_folder=sent or None,
+        password_command=command,
+        ca_file=ca_file,
+        timeout=timeout or 30.0,
+        batch_size=batch or 200,
+    )
+
+
+def _read_smtp(r: _Reader, account: str, login: str, value: object) -> SmtpSettings | None:
+    path = ("accounts", account, "smtp")
+    t = r.table(value, path, _SMTP_KEYS, account=account)
+    if t is None:
+        return None
+    host = r.get(t, path, "host", _host, "a host name like smtp.example.com")
+    tls = r.get(t, path, "tls", _tls, _TLS, TlsMode.TLS) or TlsMode.TLS
+    port = r.get(t, path, "port", _int_range(1, 65535), _PORT, _SMTP_PORTS[tls])
+    user = r.get(
+        t,
+        path,
+        "user",
+        _text_or_empty,
+        'a login name, or "" to send without logging in',
+        login,
+    )
+    command = r.get(t, path, "password_command", _command, "a command line", None)
+    ca_file = r.get(t, path, "ca_file", _text, "a file path", None)
+    timeout = r.get(t, path, "timeout", _seconds, _TIMEOUT, 30.0)
+    if host is None or port is None or user is None:
+        return None
+    return SmtpSettings(
+        host=host,
+        port=port,
+        tls=tls,
+        user=user or None,
+        password_command=command,
+        ca_file=ca_file,
+        timeout=timeout or 30.0,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The acting agent from the environment
+
+_AGENT_FORM = re.compile(r"^\s*(?:(?P<name>[^<>]*?)\s*<(?P<email>[^<>]+)>|(?P<bare>[^<>\s]+))\s*$")
+
+
+def parse_agent(value: str, source: str = "$HELPDESK_AGENT") -> tuple[str, str]:
+    """``"Name <email>"`` or ``"email"`` as (name, email).
+
+    A bare email is named by its local part: better than the OS user's name on a shared login.
+    """
+    m = _AGENT_FORM.match(value)
+    email = (m.group("email") or m.group("bare")).strip() if m else ""
+    if not m or not _EMAIL.match(email):
+        raise ConfigError.single(
+            source,
+            "HELPDESK_AGENT",
+            'an email address, optionally with a name: "Jana Novak <jana@example.com>"',
+            got=_show(value),
+        )
+    name = (m.group("name") or "").strip().strip('"').strip()
+    return (name or email.split("@", 1)[0], email)

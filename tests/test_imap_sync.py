@@ -1,0 +1,172 @@
+"""Mail appended to a real Dovecot becomes tickets: threading, dedupe, malformed mail, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mailbuild import message
+from servers import ImapAccount
+
+from helpdesk.core.tickets import Queue
+from helpdesk.storage.locations import load_settings
+from helpdesk.storage.workspace import Workspace, open_workspace
+from helpdesk.sync.service import SyncService
+
+OURS = "support@helpdesk.example"
+
+MALFORMED = (
+    b"From: broken@customer.example\r\n"
+    b"Subject: =?utf-8?B?bm90IGJhc2U2NC?= broken\r\n"
+    b"Content-Type: multipart/mixed; boundary=\"nope\"\r\n"
+    b"\r\n"
+    b"--wrong\r\nContent-Type: text/plain\r\n\r\nthe part that never closes\r\n"
+)
+
+
+def workspace_for(acct: ImapAccount, tmp_path: Path, *, tls: bool = True) -> Workspace:
+    port = acct.tls_port if tls else acct.port
+    mode = "tls" if tls else "none"
+    config = tmp_path / "helpdesk.toml"
+    config.write_text(
+        f"""
+[agent]
+name = "Jana Dvořáková"
+email = "jana@helpdesk.example"
+
+[team]
+store = "sqlite:///{tmp_path / 'team.sqlite'}"
+
+[cache]
+path = "{tmp_path / 'cache.sqlite'}"
+
+[accounts.support]
+address = "{OURS}"
+
+[accounts.support.imap]
+host = "{acct.host}"
+port = {port}
+tls = "{mode}"
+user = "{acct.user}"
+ca_file = "{acct.ca_file}"
+password_command = "printf %s {acct.password}"
+folders = ["INBOX"]
+sent_folder = "Sent"
+batch_size = 3
+""",
+        encoding="utf-8",
+    )
+    return open_workspace(load_settings(str(config), env={}))
+
+
+@pytest.fixture
+def mailbox(imap_account: ImapAccount) -> ImapAccount:
+    imap_account.create_folder("Sent")
+    return imap_account
+
+
+def test_imap_mail_becomes_threaded_tickets(mailbox: ImapAccount, tmp_path: Path) -> None:
+    a = message("a1@customer.example", subject="Objednávka 1234 nedorazila")
+    reply = message(
+        "r1@helpdesk.example",
+        sender=f"Jana via Support <{OURS}>",
+        to="jan@customer.example",
+        subject="Re: Objednávka 1234 nedorazila",
+        in_reply_to="a1@customer.example",
+        references="<a1@customer.example>",
+        date="Mon, 02 Nov 2026 10:00:00 +0100",
+    )
+    followup = message(
+        "a2@customer.example",
+        subject="Re: Objednávka 1234 nedorazila",
+        references="<a1@customer.example> <r1@helpdesk.example>",
+        in_reply_to="r1@helpdesk.example",
+        date="Mon, 02 Nov 2026 11:00:00 +0100",
+    )
+    other = message("b1@other.example", sender="Anna <anna@other.example>", subject="Faktura")
+    mailbox.append("INBOX", a)
+    # The same message delivered a second time (To + Cc to two of our addresses).
+    mailbox.append("INBOX", b"Received: from mx2.helpdesk.example\r\n" + a)
+    mailbox.append("Sent", reply)
+    mailbox.append("INBOX", followup)
+    mailbox.append("INBOX", other)
+    mailbox.append("INBOX", MALFORMED)
+
+    ws = workspace_for(mailbox, tmp_path)
+    report = SyncService(ws).sync_once()
+    assert report.ok, report.errors
+    assert report.stats.seen == 6
+    assert report.stats.duplicates == 1
+    assert report.stats.new_messages == 5
+    assert report.stats.new_tickets == 3
+
+    tickets = {t.subject: t for t in ws.cache.list_tickets(Queue.ALL, ws.agent)}
+    order = tickets["Objednávka 1234 nedorazila"]
+    assert order.message_count == 3
+    assert order.customer_email == "jan@customer.example"
+    assert order.waiting_on_us  # the customer wrote last
+    detail = ws.cache.ticket(order.number)
+    assert detail is not None
+    assert [m.message_id for m in detail.messages] == [
+        "a1@customer.example",
+        "r1@helpdesk.example",
+        "a2@customer.example",
+    ]
+    assert [m.outgoing for m in detail.messages] == [False, True, False]
+
+    broken = [t for t in tickets.values() if t.customer_email == "broken@customer.example"]
+    assert len(broken) == 1
+    bdetail = ws.cache.ticket(broken[0].number)
+    assert bdetail is not None
+    (bmsg,) = bdetail.messages
+    assert bmsg.problem  # stored and marked, not dropped
+    assert bmsg.message_id.endswith("@synthesised.helpdesk.invalid")
+    assert ws.cache.raw(bmsg.id) == MALFORMED
+
+    # A second run fetches nothing old.
+    again = SyncService(ws).sync_once()
+    assert again.ok and again.stats.seen == 0
+
+    # New mail is fetched alone and joins its ticket.
+    mailbox.append(
+        "INBOX",
+        message("a3@customer.example", subject="Re: Objednávka", in_reply_to="a2@customer.example",
+                date="Tue, 03 Nov 2026 08:00:00 +0100"),
+    )
+    third = SyncService(ws).sync_once()
+    assert third.stats.seen == 1 and third.stats.new_tickets == 0
+    assert ws.cache.ticket(order.number).summary.message_count == 4  # type: ignore[union-attr]
+    ws.close()
+
+
+def test_subject_tag_joins_only_for_participants(mailbox: ImapAccount, tmp_path: Path) -> None:
+    mailbox.append("INBOX", message("t1@customer.example", subject="Reklamace"))
+    ws = workspace_for(mailbox, tmp_path, tls=False)
+    service = SyncService(ws)
+    assert service.sync_once().ok
+    (ticket,) = ws.cache.list_tickets(Queue.ALL, ws.agent)
+    tag = f"[#{ticket.number}]"
+    # No references at all: only the tag can thread these.
+    mailbox.append("INBOX", message("t2@customer.example", subject=f"Re: Reklamace {tag}"))
+    mailbox.append(
+        "INBOX",
+        message("x1@intruder.example", sender="Mallory <m@intruder.example>", subject=f"Reklamace {tag}"),
+    )
+    report = service.sync_once()
+    assert report.ok and report.stats.new_messages == 2
+    assert ws.cache.ticket(ticket.number).summary.message_count == 2  # type: ignore[union-attr]
+    intruder = [t for t in ws.cache.list_tickets(Queue.ALL, ws.agent) if t.customer_email == "m@intruder.example"]
+    assert len(intruder) == 1 and intruder[0].number != ticket.number
+    ws.close()
+
+
+def test_wrong_password_is_reported_not_raised(mailbox: ImapAccount, tmp_path: Path) -> None:
+    ws = workspace_for(mailbox, tmp_path)
+    object.__setattr__(mailbox, "password", "wrong")
+    ws.close()
+    ws = workspace_for(mailbox, tmp_path)
+    report = SyncService(ws).sync_once()
+    assert not report.ok
+    assert "support" in report.errors
+    assert "wrong" not in report.errors["support"]  # never echo a secret
+    ws.close()

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"helpdesk: configuration error: {exc}", file=sys.stderr)
         return 2
-    except (UserError, commands.KNOWN_ERRORS) as exc:
+    except (UserError, *commands.KNOWN_ERRORS) as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

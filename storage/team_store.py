@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, text
 
 from helpdesk.core.threading import ThreadFacts, ThreadReason, decide
 from helpdesk.storage.db import Migration, engine_for_url, ensure_schema, insert_ignore, write_engine
@@ -24,6 +24,7 @@ _index = MessageIndex.__table__  # type: ignore[attr-defined]
 
 MIGRATIONS: list[Migration] = []
 
+_REGISTER_LOCK = 0x6864_7265  # the advisory lock key of ticket registration ("hdre")
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
 
 
@@ -83,6 +84,11 @@ class TeamStore:
         """Thread and register a batch of new messages in one transaction, in order."""
         out: list[Registered] = []
         with self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Registrations are short and rare next to reads: running them one at a time
+                # across the team (as SQLite's write lock does) rules out deadlocks between two
+                # batches that insert the same ids in different orders.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _REGISTER_LOCK})
             wanted = {r.message_id for r in regs}
             for r in regs:
                 wanted.update(r.reference_ids)

@@ -1,0 +1,139 @@
+"""The app driven by Pilot: the queue, opening a ticket, keys, and untrusted text staying text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from mailbuild import message
+from textual.widgets import DataTable
+
+from helpdesk.core.config import parse_config
+from helpdesk.storage.workspace import Workspace, open_workspace
+from helpdesk.sync.mailfiles import import_messages
+from helpdesk.sync.service import make_ingestor
+from helpdesk.tui.app import make_app
+from helpdesk.tui.screens.queue import QueueScreen
+from helpdesk.tui.screens.ticket import TicketScreen
+from helpdesk.tui.widgets.message_view import MessageView
+from helpdesk.tui.widgets.ticket_table import TicketTable
+
+NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+OURS = "support@helpdesk.example"
+
+
+def make_workspace(tmp_path: Path, raws: list[bytes]) -> Workspace:
+    text = f"""
+[agent]
+name = "Jana"
+email = "jana@helpdesk.example"
+[team]
+store = "sqlite:///{tmp_path / 'team.sqlite'}"
+addresses = ["{OURS}"]
+[cache]
+path = "{tmp_path / 'cache.sqlite'}"
+"""
+    settings = parse_config(text, str(tmp_path / "helpdesk.toml"), default_agent=("x", "x@example.com"))
+    ws = open_workspace(settings)
+    import_messages(raws, make_ingestor(ws))
+    return ws
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    raws = [
+        message("a1@c.example", subject="Objednávka 1 nedorazila", date="Mon, 02 Nov 2026 09:00:00 +0000"),
+        message(
+            "r1@helpdesk.example",
+            sender=f"Jana via Support <{OURS}>",
+            to="jan@customer.example",
+            subject="Re: Objednávka 1 nedorazila",
+            in_reply_to="a1@c.example",
+            body="Dobrý den, balík je na cestě.\n",
+            date="Mon, 02 Nov 2026 10:00:00 +0000",
+        ),
+        message("b1@c.example", sender="Anna <anna@b.example>", subject="Faktura 77",
+                date="Tue, 03 Nov 2026 08:00:00 +0000"),
+        message(
+            "evil@c.example",
+            sender="[bold red]Evil[/] <evil@bad.example>",
+            subject="[link=http://x]click[/link] \x1b[31mred\x1b]52;c;aGVsbG8=\x07",
+            body="[reverse]inverted[/reverse]\n\x1b[2J\x1b[Hcleared?\n",
+            date="Tue, 03 Nov 2026 09:00:00 +0000",
+        ),
+    ]
+    w = make_workspace(tmp_path, raws)
+    yield w
+    w.close()
+
+
+def rows(table: DataTable[object]) -> list[list[str]]:
+    return [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_queue_lists_tickets_newest_first(ws: Workspace) -> None:
+    app = make_app(ws, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(TicketTable)
+        shown = rows(table)
+        assert len(shown) == 3
+        subjects = [r[2] for r in shown]
+        assert subjects[1] == "Faktura 77"
+        assert subjects[2] == "Objednávka 1 nedorazila"
+        assert shown[1][1] == "Anna"
+        assert shown[1][3] == "4h"  # age against the fixed clock
+
+
+async def test_open_ticket_and_back(ws: Workspace) -> None:
+    app = make_app(ws, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("j", "j", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TicketScreen)
+        assert app.screen.detail.summary.subject == "Objednávka 1 nedorazila"
+        views = list(app.screen.query(MessageView))
+        assert [v.message.outgoing for v in views] == [False, True]
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QueueScreen)
+        await pilot.press("k", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TicketScreen)
+        assert app.screen.detail.summary.subject == "Faktura 77"
+
+
+async def test_help_and_queue_keys(ws: Workspace) -> None:
+    app = make_app(ws, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not app.screen.query("HelpPanel")
+        await pilot.press("4")  # Closed: nothing is closed yet
+        await pilot.pause()
+        assert app.screen.query_one(TicketTable).row_count == 0
+        await pilot.press("tab")  # All
+        await pilot.pause()
+        assert app.screen.query_one(TicketTable).row_count == 3
+
+
+async def test_mail_text_is_never_markup_or_escapes(ws: Workspace) -> None:
+    app = make_app(ws, clock=lambda: NOW)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(TicketTable)
+        top = rows(table)[0]
+        assert top[2].startswith("[link=http://x]click[/link]")
+        assert "\x1b" not in top[2] and "\x07" not in top[2]
+        assert top[1] == "[bold red]Evil[/]"
+        await pilot.press("enter")
+        await pilot.pause()
+        (view,) = app.screen.query(MessageView)
+        texts = [str(s.render()) for s in view.query("Static")]
+        body = texts[-1]
+        assert "[reverse]inverted[/reverse]" in body
+        assert "\x1b" not in "".join(texts)

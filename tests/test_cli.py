@@ -1,0 +1,114 @@
+"""The `helpdesk` command as scripts use it: errors, import, tickets/show --json."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mailbuild import message
+
+
+def helpdesk(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("HELPDESK_CONFIG", None)
+    full_env.pop("HELPDESK_AGENT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "helpdesk", *args],
+        capture_output=True, text=True, env=full_env, timeout=120, cwd=cwd,
+    )
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    config = tmp_path / "helpdesk.toml"
+    config.write_text(
+        f"""[agent]
+name = "Jana"
+email = "jana@helpdesk.example"
+[team]
+store = "sqlite:///{tmp_path / 'team.sqlite'}"
+addresses = ["support@helpdesk.example"]
+[cache]
+path = "{tmp_path / 'cache.sqlite'}"
+{extra}""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_bad_config_is_one_clear_error(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        '[accounts.support]\naddress = "support@helpdesk.example"\n'
+        '[accounts.support.imap]\nhost = "imap.example.com"\nport = "abc"\n',
+    )
+    result = helpdesk("--config", str(config), "tickets")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(config) in result.stderr
+    assert "accounts.support.imap.port" in result.stderr
+    assert ":14:" in result.stderr or "line 14" in result.stderr  # the line of the key
+    assert "integer" in result.stderr
+
+
+def test_missing_config_file_named(tmp_path: Path) -> None:
+    result = helpdesk("--config", str(tmp_path / "nope.toml"), "tickets")
+    assert result.returncode == 2
+    assert "nope.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_import_maildir_then_list_and_show_json(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    md = mailbox.Maildir(tmp_path / "mail", create=True)
+    md.add(message("a1@c.example", subject="Objednávka 5"))
+    md.add(message("a2@c.example", subject="Re: Objednávka 5", in_reply_to="a1@c.example",
+                   date="Mon, 02 Nov 2026 12:00:00 +0100"))
+    md.add(message("b1@c.example", sender="Piotr <piotr@wp.example>", subject="Zamówienie nr 8"))
+    result = helpdesk("--config", str(config), "import", str(tmp_path / "mail"))
+    assert result.returncode == 0, result.stderr
+    assert "3 new" in result.stdout and "2 new tickets" in result.stdout
+    # Importing again adds nothing.
+    again = helpdesk("--config", str(config), "import", str(tmp_path / "mail"))
+    assert "0 new," in again.stdout and "3 already known" in again.stdout
+
+    listed = helpdesk("--config", str(config), "tickets", "--json")
+    assert listed.returncode == 0, listed.stderr
+    tickets = json.loads(listed.stdout)
+    assert sorted(t["subject"] for t in tickets) == ["Objednávka 5", "Zamówienie nr 8"]
+    order = next(t for t in tickets if t["subject"] == "Objednávka 5")
+    assert order["message_count"] == 2 and order["status"] == "new" and order["assignee"] is None
+
+    shown = helpdesk("--config", str(config), "show", str(order["number"]), "--json")
+    detail = json.loads(shown.stdout)
+    assert [m["message_id"] for m in detail["messages"]] == ["a1@c.example", "a2@c.example"]
+    assert detail["customer_email"] == "jan@customer.example"
+
+    text = helpdesk("--config", str(config), "show", str(order["number"]))
+    assert "Objednávka 5" in text.stdout and "kde je moje objednávka?" in text.stdout
+    missing = helpdesk("--config", str(config), "show", "9999")
+    assert missing.returncode == 1 and "no ticket #9999" in missing.stderr
+
+
+def test_import_mbox(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    box = mailbox.mbox(tmp_path / "mail.mbox")
+    box.add(message("m1@c.example", subject="Reklamace"))
+    box.add(message("m2@c.example", subject="Dotaz"))
+    box.flush()
+    result = helpdesk("--config", str(config), "import", str(tmp_path / "mail.mbox"))
+    assert result.returncode == 0 and "2 new tickets" in result.stdout
+
+
+def test_import_bad_path(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = helpdesk("--config", str(config), "import", str(tmp_path / "nothing"))
+    assert result.returncode == 1 and "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_lists_subcommands() -> None:
+    result = helpdesk("--help")
+    for cmd in ("demo", "sync", "import", "doctor", "tickets", "show", "auth"):
+        assert cmd in result.stdout

@@ -149,7 +149,7 @@ def _summary_json(t: TicketSummary) -> dict[str, Any]:
 def run_tickets(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     try:
-        rows = ws.cache.list_tickets(Queue(args.queue), ws.agent, limit=args.limit)
+        rows = ws.cache.list_tickets(Queue(args.queue), ws.agent, limit=args.limit or None)
     finally:
         ws.close()
     if args.json:

@@ -27,7 +27,7 @@ def create_demo_workspace(root: Path, *, now: datetime) -> Path:
         f"[agent]\nname = {_toml_str(name)}\nemail = {_toml_str(email)}\n\n"
         f"[team]\nname = {_toml_str(demo_mailbox.TEAM_NAME)}\n"
         f"store = {_toml_str('sqlite:///' + str(root / 'team.sqlite'))}\n"
-        f"addresses = [{', '.join(_toml_str(a) for a in demo_mailbox.TEAM_ADDRESSES)}]\n\n"
+        f"addresses = [{', '.join(_toml_str(a) for a in (demo_mailbox.TEAM_ADDRESS, demo_mailbox.INFO_ADDRESS))}]\n\n"
         f"[cache]\npath = {_toml_str(str(root / 'cache.sqlite'))}\n",
         encoding="utf-8",
     )

@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tickets = sub.add_parser("tickets", help="list tickets")
     tickets.add_argument("--queue", choices=[q.value for q in Queue], default=Queue.OPEN.value)
-    tickets.add_argument("--limit", type=int, default=100)
+    tickets.add_argument("--limit", type=int, default=0, help="at most this many (default: all)")
     tickets.add_argument("--json", action="store_true", help="machine-readable output")
 
     show = sub.add_parser("show", help="show one ticket with its conversation")
@@ -83,3 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: the reader has all it wanted.
+        sys.stderr.close()
+        return 0

@@ -246,7 +246,7 @@ class Cache:
                 return or_(closed, ~closed)
 
     def list_tickets(
-        self, queue: Queue, agent: str, *, limit: int = 500, offset: int = 0
+        self, queue: Queue, agent: str, *, limit: int | None = 500, offset: int = 0
     ) -> list[TicketSummary]:
         stmt = (
             select(ticket_t)

@@ -57,7 +57,7 @@ def ws(tmp_path: Path) -> Workspace:
                 date="Tue, 03 Nov 2026 08:00:00 +0000"),
         message(
             "evil@c.example",
-            sender="[bold red]Evil[/] <evil@bad.example>",
+            sender="\"[bold red]Evil[/]\" <evil@bad.example>",
             subject="[link=http://x]click[/link] \x1b[31mred\x1b]52;c;aGVsbG8=\x07",
             body="[reverse]inverted[/reverse]\n\x1b[2J\x1b[Hcleared?\n",
             date="Tue, 03 Nov 2026 09:00:00 +0000",

@@ -53,8 +53,10 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
         assert all(row.split()[0].isdigit() for row in rows)
 
         subprocess.run([*tm, "send-keys", "-t", session, "j", "Enter"], check=True)
-        opened = wait_for_sock(tm, session, "messages")
-        assert "#" in opened.splitlines()[0]
+        opened = wait_for_sock(tm, session, "Ticket #")
+        number = opened.splitlines()[0].split()[0]
+        assert number.startswith("#") and number[1:].isdigit()
+        assert f"Ticket {number}" in opened
         subprocess.run([*tm, "send-keys", "-t", session, "q"], check=True)
         wait_for_sock(tm, session, "Customer")
         subprocess.run([*tm, "send-keys", "-t", session, "q"], check=True)

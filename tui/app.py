@@ -43,7 +43,7 @@ class HelpdeskApp(App[int]):
         self.sync = sync
         self.clock = clock
         self.sync_interval = sync_interval
-        self.sync_state = "offline: no mail account configured" if sync is None else "starting sync…"
+        self.sync_state = "no mail account configured" if sync is None else "starting sync…"
         self.sync_error = False
 
     def on_mount(self) -> None:

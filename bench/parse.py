@@ -20,9 +20,25 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "mail-corpus"
 OLE2_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
 
 _WORDS = [
-    "order", "invoice", "delivery", "refund", "account", "password", "printer", "broken",
-    "thanks", "please", "objednávka", "faktura", "doručení", "reklamace", "účet", "heslo",
-    "tiskárna", "děkuji", "prosím",
+    "order",
+    "invoice",
+    "delivery",
+    "refund",
+    "account",
+    "password",
+    "printer",
+    "broken",
+    "thanks",
+    "please",
+    "objednávka",
+    "faktura",
+    "doručení",
+    "reklamace",
+    "účet",
+    "heslo",
+    "tiskárna",
+    "děkuji",
+    "prosím",
 ]
 
 
@@ -57,8 +73,10 @@ def synthetic_message(i: int, rng: random.Random) -> bytes:
     ).encode()
     kind = i % 4
     if kind in (0, 1):
-        return (headers + b"Content-Type: text/plain; charset=utf-8\r\n"
-                b"Content-Transfer-Encoding: 8bit\r\n\r\n" + text.encode())
+        return (
+            headers + b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + text.encode()
+        )
     html = "".join(f"<p>{p}</p>" for p in text.split("\n\n"))
     alternative = (
         b'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n--alt\r\n'
@@ -68,10 +86,14 @@ def synthetic_message(i: int, rng: random.Random) -> bytes:
     if kind == 2:
         return headers + alternative
     attachment = base64.encodebytes(rng.randbytes(20_000))
-    return (headers + b'Content-Type: multipart/mixed; boundary="mix"\r\n\r\n--mix\r\n'
-            + alternative + b"\r\n--mix\r\nContent-Type: application/pdf; name=\"faktura.pdf\"\r\n"
-            b"Content-Disposition: attachment; filename=\"faktura.pdf\"\r\n"
-            b"Content-Transfer-Encoding: base64\r\n\r\n" + attachment + b"\r\n--mix--\r\n")
+    return (
+        headers
+        + b'Content-Type: multipart/mixed; boundary="mix"\r\n\r\n--mix\r\n'
+        + alternative
+        + b'\r\n--mix\r\nContent-Type: application/pdf; name="faktura.pdf"\r\n'
+        b'Content-Disposition: attachment; filename="faktura.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + attachment + b"\r\n--mix--\r\n"
+    )
 
 
 def measure(messages: Sequence[bytes], repeat: int) -> tuple[float, list[float]]:
@@ -91,9 +113,11 @@ def report(name: str, messages: Sequence[bytes], repeat: int) -> None:
     rate, times = measure(messages, repeat)
     times.sort()
     p95 = times[int(len(times) * 0.95)]
-    print(f"{name:<24} {len(messages):>6} msgs  {rate:>8.0f} msg/s  "
-          f"median {statistics.median(times) * 1e3:.3f} ms  p95 {p95 * 1e3:.3f} ms  "
-          f"max {times[-1] * 1e3:.1f} ms")
+    print(
+        f"{name:<24} {len(messages):>6} msgs  {rate:>8.0f} msg/s  "
+        f"median {statistics.median(times) * 1e3:.3f} ms  p95 {p95 * 1e3:.3f} ms  "
+        f"max {times[-1] * 1e3:.1f} ms"
+    )
 
 
 def main() -> None:

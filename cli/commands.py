@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import signal
@@ -73,7 +74,10 @@ def run_sync(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     service = SyncService(ws)
     if not service.has_accounts:
-        print("helpdesk: no account with an [accounts.NAME.imap] section in the config", file=sys.stderr)
+        print(
+            "helpdesk: no account with an [accounts.NAME.imap] section in the config",
+            file=sys.stderr,
+        )
         return 1
 
     def once() -> bool:
@@ -95,18 +99,21 @@ def run_sync(args: argparse.Namespace) -> int:
 
         scheduler = BlockingScheduler(timezone=UTC)
         scheduler.add_job(
-            once, "interval", seconds=args.interval, next_run_time=datetime.now(UTC),
-            max_instances=1, coalesce=True, id="imap-poll",
+            once,
+            "interval",
+            seconds=args.interval,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            id="imap-poll",
         )
 
         def stop(_signum: int, _frame: object) -> None:
             scheduler.shutdown(wait=False)
 
         signal.signal(signal.SIGTERM, stop)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             scheduler.start()
-        except KeyboardInterrupt:
-            pass
         return 0
     finally:
         ws.close()
@@ -191,7 +198,9 @@ def run_show(args: argparse.Namespace) -> int:
         print()
         return 0
     s = detail.summary
-    print(f"#{s.number}  {s.subject}\n{s.customer}  ·  {s.status}  ·  {s.assignee or 'unassigned'}\n")
+    print(
+        f"#{s.number}  {s.subject}\n{s.customer}  ·  {s.status}  ·  {s.assignee or 'unassigned'}\n"
+    )
     for m in detail.messages:
         when = f"{m.date:%Y-%m-%d %H:%M}" if m.date else "?"
         print(f"--- {'→' if m.outgoing else '←'} {m.sender}  {when}")
@@ -210,7 +219,10 @@ def run_auth(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.account not in settings.accounts:
         known = ", ".join(sorted(settings.accounts)) or "none"
-        print(f"helpdesk: no account {args.account!r} in the config (accounts: {known})", file=sys.stderr)
+        print(
+            f"helpdesk: no account {args.account!r} in the config (accounts: {known})",
+            file=sys.stderr,
+        )
         return 1
     if sys.stdin.isatty():
         password = getpass.getpass(f"Password for {args.account}: ")

@@ -39,7 +39,9 @@ def doctor(settings: Settings, say: Callable[[str], None]) -> list[str]:
     try:
         team = TeamStore(team_store_url(settings))
         tickets, ids = team.counts()
-        ok(f"team store {team.engine.url.render_as_string(hide_password=True)}: {tickets} tickets, {ids} message ids")
+        ok(
+            f"team store {team.engine.url.render_as_string(hide_password=True)}: {tickets} tickets, {ids} message ids"
+        )
         if cache is not None:
             cached_ids = cache.message_ids()
             known = team.lookup(cached_ids)
@@ -61,7 +63,9 @@ def doctor(settings: Settings, say: Callable[[str], None]) -> list[str]:
         try:
             counts = server_counts(account, password)
         except Exception as exc:
-            bad(f"account {account.name}: IMAP {account.imap.host}:{account.imap.port}: {type(exc).__name__}: {exc}")
+            bad(
+                f"account {account.name}: IMAP {account.imap.host}:{account.imap.port}: {type(exc).__name__}: {exc}"
+            )
             continue
         ok(f"account {account.name}: IMAP login to {account.imap.host}:{account.imap.port}")
         if cache is None:
@@ -77,7 +81,9 @@ def doctor(settings: Settings, say: Callable[[str], None]) -> list[str]:
                     "not in the cache yet (run `helpdesk sync --once`)"
                 )
             else:
-                bad(f"account {account.name} {folder}: the cache has {cached - on_server} messages the server no longer has")
+                bad(
+                    f"account {account.name} {folder}: the cache has {cached - on_server} messages the server no longer has"
+                )
     if cache is not None:
         cache.close()
     say("no problems found" if not problems else f"{len(problems)} problem(s) found")

@@ -23,23 +23,39 @@ def _parser() -> argparse.ArgumentParser:
         description="A keyboard-driven terminal helpdesk on a shared IMAP mailbox.",
     )
     p.add_argument("--version", action="version", version=f"helpdesk {__version__}")
-    p.add_argument("--config", metavar="FILE", help="config file (default: $HELPDESK_CONFIG, then the XDG config dir)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $HELPDESK_CONFIG, then the XDG config dir)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("app", help="open the terminal app (the default)")
 
-    demo = sub.add_parser("demo", help="open the app on a throwaway demo workspace (no server needed)")
-    demo.add_argument("--dir", metavar="DIR", help="where to put the workspace (default: a fresh temp dir)")
-    demo.add_argument("--no-app", action="store_true", help="only create the workspace and print its config path")
+    demo = sub.add_parser(
+        "demo", help="open the app on a throwaway demo workspace (no server needed)"
+    )
+    demo.add_argument(
+        "--dir", metavar="DIR", help="where to put the workspace (default: a fresh temp dir)"
+    )
+    demo.add_argument(
+        "--no-app", action="store_true", help="only create the workspace and print its config path"
+    )
 
     sync = sub.add_parser("sync", help="sync mail headless; runs until stopped")
     sync.add_argument("--once", action="store_true", help="sync once and exit")
-    sync.add_argument("--interval", type=float, default=60.0, metavar="SECONDS", help="seconds between polls (60)")
+    sync.add_argument(
+        "--interval", type=float, default=60.0, metavar="SECONDS", help="seconds between polls (60)"
+    )
 
-    imp = sub.add_parser("import", help="import a Maildir or an mbox file through the ingest pipeline")
+    imp = sub.add_parser(
+        "import", help="import a Maildir or an mbox file through the ingest pipeline"
+    )
     imp.add_argument("path", metavar="PATH")
 
-    sub.add_parser("doctor", help="check the config, the stores and the servers; prove nothing was lost")
+    sub.add_parser(
+        "doctor", help="check the config, the stores and the servers; prove nothing was lost"
+    )
 
     tickets = sub.add_parser("tickets", help="list tickets")
     tickets.add_argument("--queue", choices=[q.value for q in Queue], default=Queue.OPEN.value)
@@ -52,9 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
     auth = sub.add_parser("auth", help="store account passwords in the keyring")
     auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
-    auth_set = auth_sub.add_parser("set", help="store the password of ACCOUNT (read from the terminal or stdin)")
+    auth_set = auth_sub.add_parser(
+        "set", help="store the password of ACCOUNT (read from the terminal or stdin)"
+    )
     auth_set.add_argument("account")
-    auth_set.add_argument("--service", choices=["imap", "smtp"], help="only for this service (default: both)")
+    auth_set.add_argument(
+        "--service", choices=["imap", "smtp"], help="only for this service (default: both)"
+    )
     return p
 
 

@@ -215,8 +215,7 @@ def _decode_encoded_words(text: str, defects: list[str], fallback: str | None) -
     def flush() -> None:
         nonlocal pending_charset
         if pending:
-            out.append(decode_bytes(bytes(pending), pending_charset, defects, "a header",
-                                    fallback))
+            out.append(decode_bytes(bytes(pending), pending_charset, defects, "a header", fallback))
             pending.clear()
         pending_charset = None
 
@@ -274,9 +273,7 @@ def _unquote(value: str) -> str:
     return value
 
 
-def parse_params(
-    value: str | None, fallback: str | None = None
-) -> tuple[str, dict[str, str]]:
+def parse_params(value: str | None, fallback: str | None = None) -> tuple[str, dict[str, str]]:
     """Split a structured header such as Content-Type or Content-Disposition into its
     lower-cased main value and a dict of parameters (lower-cased names), with RFC 2231
     continuations and charsets (``filename*0*=utf-8''...; filename*1*=...``) joined and

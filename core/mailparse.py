@@ -126,8 +126,9 @@ def _describe_defect(defect: object) -> str:
 def _headers(node: Message) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in node.raw_items():
-        out.setdefault(str(name).strip().lower(), []).append(value if isinstance(value, str)
-                                                             else str(value))
+        out.setdefault(str(name).strip().lower(), []).append(
+            value if isinstance(value, str) else str(value)
+        )
     return out
 
 
@@ -251,20 +252,31 @@ def _repair_boundaries(root: Message, defects: _Defects) -> None:
             continue
         if not isinstance(payload, str) or _compat_type(node).partition("/")[0] != "multipart":
             continue
-        body = payload.encode("ascii", "surrogateescape") if payload.isascii() else (
-            payload.encode("utf-8", "surrogateescape"))
+        body = (
+            payload.encode("ascii", "surrogateescape")
+            if payload.isascii()
+            else (payload.encode("utf-8", "surrogateescape"))
+        )
         boundary = _guess_boundary(body[:MAX_TEXT_PART_BYTES])
         if boundary is None:
             continue
-        wrapper = (b'Content-Type: multipart/mixed; boundary="' + boundary.replace(b'"', b"")
-                   + b'"\n\n' + body)
+        wrapper = (
+            b'Content-Type: multipart/mixed; boundary="'
+            + boundary.replace(b'"', b"")
+            + b'"\n\n'
+            + body
+        )
         reparsed = email.message_from_bytes(wrapper, policy=email.policy.compat32)
         parts = reparsed.get_payload()
         if isinstance(parts, list) and parts:
             node.set_payload(parts)
             # The parser's complaints about the missing boundary no longer apply.
-            node.defects = [d for d in getattr(node, "defects", []) if "Boundary" not in
-                            type(d).__name__ and "MultipartInvariant" not in type(d).__name__]
+            node.defects = [
+                d
+                for d in getattr(node, "defects", [])
+                if "Boundary" not in type(d).__name__
+                and "MultipartInvariant" not in type(d).__name__
+            ]
             defects.add("wrong MIME boundary; parts split by the boundary found in the body")
             if depth < MAX_DEPTH:
                 stack.extend((p, depth + 1) for p in parts if isinstance(p, Message))
@@ -467,9 +479,7 @@ def _walk_node(node: _Node, depth: int, walk: _Walk) -> None:
     walk.silent -= 1
 
 
-def _pick_alternative(
-    children: list[_Node], walk: _Walk
-) -> tuple[list[_Node], list[_Node]]:
+def _pick_alternative(children: list[_Node], walk: _Walk) -> tuple[list[_Node], list[_Node]]:
     """The one rendering to show, plus alternatives that are not renderings of the text
     (calendar invitations and the like, which become attachments); second, the other
     multipart renderings, whose attachments are still listed."""
@@ -589,14 +599,14 @@ def _add_attachment(node: _Node, info: _PartInfo, walk: _Walk) -> None:
     if not name and info.ctype in ("message/rfc822", "message/global"):
         inner = _payload_list(part)
         if inner:
-            subject = decode_header_text(_first(_headers(inner[0]), "subject"), None,
-                                         walk.fallback)
+            subject = decode_header_text(_first(_headers(inner[0]), "subject"), None, walk.fallback)
             name = f"{subject[:80]}.eml" if subject else ""
     ctype = info.ctype if _TOKEN_TYPE.match(info.ctype) else "application/octet-stream"
     extension = _EXTENSIONS.get(ctype, ".bin")
     filename = safe_filename(name, f"part-{node.path}{extension}")
-    content_id = safe_text(re.sub(r"\s+", "", unfold(header_str(
-        _first(info.headers, "content-id") or "")))).strip("<>")[:300]
+    content_id = safe_text(
+        re.sub(r"\s+", "", unfold(header_str(_first(info.headers, "content-id") or "")))
+    ).strip("<>")[:300]
     inline = info.disposition == "inline" or (not info.disposition and bool(content_id))
     walk.attachments.append(
         AttachmentInfo(
@@ -685,8 +695,9 @@ def _parse(raw: bytes, fallback: str) -> ParsedMessage:
     declared = None
     if any(not v.isascii() for values in headers.values() for v in values):
         declared = _body_charset(root)
-    header_fallback = declared if declared and declared.lower() not in ("us-ascii",
-                                                                        "ascii") else fallback
+    header_fallback = (
+        declared if declared and declared.lower() not in ("us-ascii", "ascii") else fallback
+    )
     sink: list[str] = []
 
     message_id, synthesised = _message_id(headers, content_hash, defects)
@@ -712,8 +723,7 @@ def _parse(raw: bytes, fallback: str) -> ParsedMessage:
         reply_to=decode_addresses(headers.get("reply-to", []), sink, header_fallback),
         date=decode_date(_first(headers, "date"), sink),
         in_reply_to=extract_ids(_first(headers, "in-reply-to"), limit=10),
-        references=extract_ids(" ".join(headers.get("references", [])),
-                               limit=MAX_REFERENCES),
+        references=extract_ids(" ".join(headers.get("references", [])), limit=MAX_REFERENCES),
         text_body=body,
         html_only=html_only,
         attachments=walk.attachments,

@@ -36,12 +36,12 @@ from helpdesk.storage.cache_models import (
 )
 from helpdesk.storage.db import Migration, ensure_schema, sqlite_engine, write_engine
 
-mailbox_t = Mailbox.__table__  # type: ignore[attr-defined]
-ticket_t = CachedTicket.__table__  # type: ignore[attr-defined]
-message_t = CachedMessage.__table__  # type: ignore[attr-defined]
-raw_t = RawMessage.__table__  # type: ignore[attr-defined]
-location_t = MessageLocation.__table__  # type: ignore[attr-defined]
-attachment_t = Attachment.__table__  # type: ignore[attr-defined]
+mailbox_t = Mailbox.__table__
+ticket_t = CachedTicket.__table__
+message_t = CachedMessage.__table__
+raw_t = RawMessage.__table__
+location_t = MessageLocation.__table__
+attachment_t = Attachment.__table__
 
 MIGRATIONS: list[Migration] = []
 
@@ -93,13 +93,17 @@ class Cache:
             if row is None:
                 conn.execute(insert(mailbox_t), {"account": account, "name": name})
                 row = conn.execute(
-                    select(mailbox_t).where(mailbox_t.c.account == account, mailbox_t.c.name == name)
+                    select(mailbox_t).where(
+                        mailbox_t.c.account == account, mailbox_t.c.name == name
+                    )
                 ).one()
         return _mailbox_state(row)
 
     def mailboxes(self) -> list[MailboxState]:
         with self.engine.connect() as conn:
-            return [_mailbox_state(r) for r in conn.execute(select(mailbox_t).order_by(mailbox_t.c.id))]
+            return [
+                _mailbox_state(r) for r in conn.execute(select(mailbox_t).order_by(mailbox_t.c.id))
+            ]
 
     def save_mailbox(self, mailbox_id: int, **values: Any) -> None:
         with self.writer.begin() as conn:
@@ -119,13 +123,19 @@ class Cache:
         with self.engine.connect() as conn:
             return int(
                 conn.execute(
-                    select(func.count()).select_from(location_t).where(location_t.c.mailbox == mailbox_id)
+                    select(func.count())
+                    .select_from(location_t)
+                    .where(location_t.c.mailbox == mailbox_id)
                 ).scalar_one()
             )
 
     def known_uids(self, mailbox_id: int) -> set[int]:
         with self.engine.connect() as conn:
-            return set(conn.execute(select(location_t.c.uid).where(location_t.c.mailbox == mailbox_id)).scalars())
+            return set(
+                conn.execute(
+                    select(location_t.c.uid).where(location_t.c.mailbox == mailbox_id)
+                ).scalars()
+            )
 
     # -- ingest helpers (used by sync.ingest inside one write transaction) --------------------
 
@@ -133,7 +143,9 @@ class Cache:
         return self.writer.begin()
 
     @staticmethod
-    def existing_messages(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    def existing_messages(
+        conn: Connection, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
         keys = list(set(keys))
         out: dict[tuple[str, str], int] = {}
         ids = sorted({k[0] for k in keys})
@@ -217,8 +229,12 @@ class Cache:
                 update(ticket_t)
                 .where(ticket_t.c.number.in_(chunk))
                 .values(
-                    message_count=select(func.count()).where(m.c.ticket == ticket_t.c.number).scalar_subquery(),
-                    last_activity=select(func.max(when)).where(m.c.ticket == ticket_t.c.number).scalar_subquery(),
+                    message_count=select(func.count())
+                    .where(m.c.ticket == ticket_t.c.number)
+                    .scalar_subquery(),
+                    last_activity=select(func.max(when))
+                    .where(m.c.ticket == ticket_t.c.number)
+                    .scalar_subquery(),
                     waiting_on_us=func.coalesce(last_out, 0) == 0,
                 )
             )
@@ -226,7 +242,9 @@ class Cache:
     @staticmethod
     def set_ticket_state(conn: Connection, number: int, status: str, assignee: str | None) -> None:
         conn.execute(
-            update(ticket_t).where(ticket_t.c.number == number).values(status=status, assignee=assignee)
+            update(ticket_t)
+            .where(ticket_t.c.number == number)
+            .values(status=status, assignee=assignee)
         )
 
     # -- reads for the app and the CLI --------------------------------------------------------
@@ -242,7 +260,7 @@ class Cache:
                 return ~closed
             case Queue.CLOSED:
                 return closed
-            case Queue.ALL:
+            case _:  # Queue.ALL
                 return or_(closed, ~closed)
 
     def list_tickets(
@@ -272,7 +290,9 @@ class Cache:
                 conn.execute(
                     select(message_t)
                     .where(message_t.c.ticket == number)
-                    .order_by(func.coalesce(message_t.c.date, message_t.c.received_at), message_t.c.id)
+                    .order_by(
+                        func.coalesce(message_t.c.date, message_t.c.received_at), message_t.c.id
+                    )
                 )
             )
             atts: dict[int, list[AttachmentView]] = {}
@@ -283,24 +303,33 @@ class Cache:
                     .where(attachment_t.c.message.in_(ids[i : i + _CHUNK]))
                     .order_by(attachment_t.c.id)
                 ):
-                    atts.setdefault(a.message, []).append(AttachmentView(a.filename, a.content_type, a.size))
+                    atts.setdefault(a.message, []).append(
+                        AttachmentView(a.filename, a.content_type, a.size)
+                    )
         return TicketDetail(_summary(row), [_conversation(m, atts.get(m.id, [])) for m in msgs])
 
     def raw(self, message_pk: int) -> bytes:
         with self.engine.connect() as conn:
-            data = conn.execute(select(raw_t.c.data).where(raw_t.c.message == message_pk)).scalar_one()
+            data = conn.execute(
+                select(raw_t.c.data).where(raw_t.c.message == message_pk)
+            ).scalar_one()
         return zlib.decompress(data)
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
+
             def n(t: Any, *where: ColumnElement[bool]) -> int:
-                return int(conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one())
+                return int(
+                    conn.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+                )
 
             return {
                 "tickets": n(ticket_t),
                 "messages": n(message_t),
                 "raw": n(raw_t),
-                "malformed": n(message_t, or_(message_t.c.parse_error.is_not(None), message_t.c.defects != "")),
+                "malformed": n(
+                    message_t, or_(message_t.c.parse_error.is_not(None), message_t.c.defects != "")
+                ),
                 "locations": n(location_t),
             }
 
@@ -311,7 +340,14 @@ class Cache:
 
 def _mailbox_state(r: Any) -> MailboxState:
     return MailboxState(
-        r.id, r.account, r.name, r.uidvalidity, r.uidnext, r.highestmodseq, _aware(r.last_sync), r.last_error
+        r.id,
+        r.account,
+        r.name,
+        r.uidvalidity,
+        r.uidnext,
+        r.highestmodseq,
+        _aware(r.last_sync),
+        r.last_error,
     )
 
 

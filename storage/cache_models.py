@@ -107,6 +107,6 @@ class Attachment(SQLModel, table=True):
 
 
 CACHE_TABLES = [
-    m.__table__  # type: ignore[attr-defined]
-    for m in (Mailbox, CachedTicket, CachedMessage, RawMessage, MessageLocation, Attachment)
+    SQLModel.metadata.tables[name]
+    for name in ("mailbox", "ticket", "message", "raw_message", "message_location", "attachment")
 ]

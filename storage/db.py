@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.schema import Table
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
 
 
@@ -32,7 +34,7 @@ def engine_for_url(url: str) -> Engine:
 
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # The driver's own transaction handling is off so that `_on_begin` decides how a
         # transaction starts (SQLAlchemy's documented recipe for pysqlite).
         dbapi_conn.isolation_level = None
@@ -45,7 +47,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         # A transaction that reads and then writes must take the write lock up front: in WAL
         # mode a deferred one fails at once (SQLITE_BUSY_SNAPSHOT) if another writer committed
         # in between, instead of waiting for it.
@@ -62,6 +64,7 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]])
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
     if not rows:
         return 0
+    stmt: Executable
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

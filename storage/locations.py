@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import platformdirs
+
 from helpdesk.core.config import (
     ConfigError,
     Settings,

@@ -35,4 +35,4 @@ class MessageIndex(SQLModel, table=True):
     registered_at: datetime
 
 
-TEAM_TABLES = [m.__table__ for m in (TeamMeta, TeamTicket, MessageIndex)]  # type: ignore[attr-defined]
+TEAM_TABLES = [SQLModel.metadata.tables[name] for name in ("team_meta", "team_ticket", "message_index")]

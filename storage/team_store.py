@@ -12,15 +12,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 
 from helpdesk.core.threading import ThreadFacts, ThreadReason, decide
-from helpdesk.storage.db import Migration, engine_for_url, ensure_schema, insert_ignore, write_engine
+from helpdesk.storage.db import (
+    Migration,
+    engine_for_url,
+    ensure_schema,
+    insert_ignore,
+    write_engine,
+)
 from helpdesk.storage.team_models import TEAM_TABLES, MessageIndex, TeamMeta, TeamTicket
 
-_meta = TeamMeta.__table__  # type: ignore[attr-defined]
-_ticket = TeamTicket.__table__  # type: ignore[attr-defined]
-_index = MessageIndex.__table__  # type: ignore[attr-defined]
+_meta = TeamMeta.__table__
+_ticket = TeamTicket.__table__
+_index = MessageIndex.__table__
 
 MIGRATIONS: list[Migration] = []
 
@@ -72,7 +78,9 @@ class TeamStore:
         if self._secret is None:
             with self._writer.begin() as conn:
                 insert_ignore(conn, _meta, [{"key": "hmac_secret", "value": secrets.token_hex(32)}])
-                value = conn.execute(select(_meta.c.value).where(_meta.c.key == "hmac_secret")).scalar_one()
+                value = conn.execute(
+                    select(_meta.c.value).where(_meta.c.key == "hmac_secret")
+                ).scalar_one()
             self._secret = bytes.fromhex(value)
         return self._secret
 
@@ -96,7 +104,9 @@ class TeamStore:
             signed = {t for r in regs for t in r.signed_tickets}
             if signed:
                 existing = set(
-                    conn.execute(select(_ticket.c.number).where(_ticket.c.number.in_(signed))).scalars()
+                    conn.execute(
+                        select(_ticket.c.number).where(_ticket.c.number.in_(signed))
+                    ).scalars()
                 )
             else:
                 existing = set()
@@ -163,12 +173,14 @@ class TeamStore:
         return int(tickets), int(ids)
 
 
-def _lookup(conn, message_ids: Iterable[str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _lookup(conn: Connection, message_ids: Iterable[str]) -> dict[str, int]:
     ids = [i for i in set(message_ids) if i]
     out: dict[str, int] = {}
     for i in range(0, len(ids), _CHUNK):
         rows = conn.execute(
-            select(_index.c.message_id, _index.c.ticket).where(_index.c.message_id.in_(ids[i : i + _CHUNK]))
+            select(_index.c.message_id, _index.c.ticket).where(
+                _index.c.message_id.in_(ids[i : i + _CHUNK])
+            )
         )
         out.update({mid: t for mid, t in rows})
     return out

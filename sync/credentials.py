@@ -14,6 +14,7 @@ from typing import Literal
 
 import keyring
 import keyring.errors
+
 from helpdesk.core.config import AccountSettings
 
 __all__ = [

@@ -7,6 +7,7 @@ the next run resumes where this one stopped.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +37,11 @@ Progress = Callable[[FolderProgress], None]
 def connect(imap: ImapSettings, password: str) -> IMAPClient:
     context: ssl.SSLContext | None = None
     if imap.tls is not TlsMode.NONE:
-        context = ssl.create_default_context(cafile=imap.ca_file) if imap.ca_file else ssl.create_default_context()
+        context = (
+            ssl.create_default_context(cafile=imap.ca_file)
+            if imap.ca_file
+            else ssl.create_default_context()
+        )
     client = IMAPClient(
         imap.host,
         port=imap.port,
@@ -55,13 +60,12 @@ def connect(imap: ImapSettings, password: str) -> IMAPClient:
 
 
 def _close(client: IMAPClient) -> None:
+    # Closing is best effort: the connection may already be gone.
     try:
         client.logout()
     except Exception:
-        try:
+        with contextlib.suppress(Exception):
             client.shutdown()
-        except Exception:
-            pass
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -70,7 +74,9 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 
 
 class ImapFetcher:
-    def __init__(self, account: AccountSettings, password: str, cache: Cache, ingestor: Ingestor) -> None:
+    def __init__(
+        self, account: AccountSettings, password: str, cache: Cache, ingestor: Ingestor
+    ) -> None:
         if account.imap is None:
             raise ValueError(f"account {account.name} has no [imap] section")
         self.account = account
@@ -85,7 +91,9 @@ class ImapFetcher:
             folders.append(self.imap.sent_folder)
         return folders
 
-    def sync(self, progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False) -> IngestStats:
+    def sync(
+        self, progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False
+    ) -> IngestStats:
         stats = IngestStats()
         client = connect(self.imap, self.password)
         try:
@@ -103,7 +111,11 @@ class ImapFetcher:
         return stats
 
     def _sync_folder(
-        self, client: IMAPClient, folder: str, progress: Progress | None, cancelled: Callable[[], bool]
+        self,
+        client: IMAPClient,
+        folder: str,
+        progress: Progress | None,
+        cancelled: Callable[[], bool],
     ) -> IngestStats:
         box: MailboxState = self.cache.mailbox(self.account.name, folder)
         info = client.select_folder(folder, readonly=True)
@@ -117,7 +129,9 @@ class ImapFetcher:
         start = box.uidnext or 1
         stats = IngestStats()
         if uidnext is not None and start >= uidnext:
-            self.cache.save_mailbox(box.id, uidvalidity=uidvalidity, last_sync=datetime.now(UTC), last_error=None)
+            self.cache.save_mailbox(
+                box.id, uidvalidity=uidvalidity, last_sync=datetime.now(UTC), last_error=None
+            )
             return stats
         # `UID n:*` always matches the last message, even below n: filter.
         uids = sorted(u for u in client.search(["UID", f"{start}:*"]) if u >= start)
@@ -139,14 +153,20 @@ class ImapFetcher:
                 elif isinstance(internal, datetime):
                     internal = internal.replace(tzinfo=UTC)
                 flags = " ".join(f.decode(errors="replace") for f in data.get(b"FLAGS", ()))
-                batch.append(Incoming(raw=raw, mailbox=box.id, uid=uid, flags=flags, received_at=internal))
+                batch.append(
+                    Incoming(raw=raw, mailbox=box.id, uid=uid, flags=flags, received_at=internal)
+                )
             stats.add(self.ingestor.ingest(batch))
             done += len(chunk)
             self.cache.save_mailbox(box.id, uidvalidity=uidvalidity, uidnext=chunk[-1] + 1)
             if progress:
                 progress(FolderProgress(self.account.name, folder, done, total))
         final_next = max(uidnext or 0, (uids[-1] + 1) if uids and done == total else 0) or None
-        values: dict[str, Any] = {"uidvalidity": uidvalidity, "last_sync": datetime.now(UTC), "last_error": None}
+        values: dict[str, Any] = {
+            "uidvalidity": uidvalidity,
+            "last_sync": datetime.now(UTC),
+            "last_error": None,
+        }
         if done == total and final_next:
             values["uidnext"] = final_next
         self.cache.save_mailbox(box.id, **values)

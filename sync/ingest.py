@@ -47,7 +47,9 @@ class IngestStats:
 
 
 class Ingestor:
-    def __init__(self, cache: Cache, team: TeamStore, *, our_addresses: Sequence[str], tag_prefix: str) -> None:
+    def __init__(
+        self, cache: Cache, team: TeamStore, *, our_addresses: Sequence[str], tag_prefix: str
+    ) -> None:
         self.cache = cache
         self.team = team
         self.ours = {a.lower() for a in our_addresses}
@@ -113,11 +115,15 @@ class Ingestor:
                 stats.tickets.add(res.ticket)
                 if msg.malformed:
                     stats.malformed += 1
-                rows.append(_message_row(msg, key, res.ticket, self._is_ours(msg.from_addr), inc, now))
+                rows.append(
+                    _message_row(msg, key, res.ticket, self._is_ours(msg.from_addr), inc, now)
+                )
             # A ticket is shown with the subject and customer of its first message.
             self.cache.ensure_tickets(conn, sorted(new_tickets, key=lambda t: t["created_at"]))
             pks = self.cache.insert_messages(conn, rows)
-            self.cache.insert_raw(conn, [(pk, inc.raw) for pk, (inc, _, _) in zip(pks, fresh, strict=True)])
+            self.cache.insert_raw(
+                conn, [(pk, inc.raw) for pk, (inc, _, _) in zip(pks, fresh, strict=True)]
+            )
             self.cache.insert_attachments(
                 conn,
                 [

@@ -37,7 +37,11 @@ def _raw_messages(path: Path) -> Iterator[bytes]:
 
 
 def import_path(
-    path: Path, ingestor: Ingestor, *, batch_size: int = 500, progress: Callable[[int], None] | None = None
+    path: Path,
+    ingestor: Ingestor,
+    *,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
 ) -> IngestStats:
     stats = IngestStats()
     batch: list[Incoming] = []

@@ -28,7 +28,9 @@ class SyncReport:
 
 
 def make_ingestor(ws: Workspace) -> Ingestor:
-    return Ingestor(ws.cache, ws.team, our_addresses=ws.our_addresses(), tag_prefix=ws.settings.team.subject_tag)
+    return Ingestor(
+        ws.cache, ws.team, our_addresses=ws.our_addresses(), tag_prefix=ws.settings.team.subject_tag
+    )
 
 
 class SyncService:

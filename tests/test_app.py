@@ -29,12 +29,14 @@ def make_workspace(tmp_path: Path, raws: list[bytes]) -> Workspace:
 name = "Jana"
 email = "jana@helpdesk.example"
 [team]
-store = "sqlite:///{tmp_path / 'team.sqlite'}"
+store = "sqlite:///{tmp_path / "team.sqlite"}"
 addresses = ["{OURS}"]
 [cache]
-path = "{tmp_path / 'cache.sqlite'}"
+path = "{tmp_path / "cache.sqlite"}"
 """
-    settings = parse_config(text, str(tmp_path / "helpdesk.toml"), default_agent=("x", "x@example.com"))
+    settings = parse_config(
+        text, str(tmp_path / "helpdesk.toml"), default_agent=("x", "x@example.com")
+    )
     ws = open_workspace(settings)
     import_messages(raws, make_ingestor(ws))
     return ws
@@ -43,7 +45,11 @@ path = "{tmp_path / 'cache.sqlite'}"
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     raws = [
-        message("a1@c.example", subject="Objednávka 1 nedorazila", date="Mon, 02 Nov 2026 09:00:00 +0000"),
+        message(
+            "a1@c.example",
+            subject="Objednávka 1 nedorazila",
+            date="Mon, 02 Nov 2026 09:00:00 +0000",
+        ),
         message(
             "r1@helpdesk.example",
             sender=f"Jana via Support <{OURS}>",
@@ -53,11 +59,15 @@ def ws(tmp_path: Path) -> Workspace:
             body="Dobrý den, balík je na cestě.\n",
             date="Mon, 02 Nov 2026 10:00:00 +0000",
         ),
-        message("b1@c.example", sender="Anna <anna@b.example>", subject="Faktura 77",
-                date="Tue, 03 Nov 2026 08:00:00 +0000"),
+        message(
+            "b1@c.example",
+            sender="Anna <anna@b.example>",
+            subject="Faktura 77",
+            date="Tue, 03 Nov 2026 08:00:00 +0000",
+        ),
         message(
             "evil@c.example",
-            sender="\"[bold red]Evil[/]\" <evil@bad.example>",
+            sender='"[bold red]Evil[/]" <evil@bad.example>',
             subject="[link=http://x]click[/link] \x1b[31mred\x1b]52;c;aGVsbG8=\x07",
             body="[reverse]inverted[/reverse]\n\x1b[2J\x1b[Hcleared?\n",
             date="Tue, 03 Nov 2026 09:00:00 +0000",
@@ -69,7 +79,9 @@ def ws(tmp_path: Path) -> Workspace:
 
 
 def rows(table: DataTable[object]) -> list[list[str]]:
-    return [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    return [
+        [str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)
+    ]
 
 
 async def test_queue_lists_tickets_newest_first(ws: Workspace) -> None:

@@ -12,13 +12,19 @@ from pathlib import Path
 from mailbuild import message
 
 
-def helpdesk(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def helpdesk(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     full_env.pop("HELPDESK_CONFIG", None)
     full_env.pop("HELPDESK_AGENT", None)
     return subprocess.run(
         [sys.executable, "-m", "helpdesk", *args],
-        capture_output=True, text=True, env=full_env, timeout=120, cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -29,10 +35,10 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 name = "Jana"
 email = "jana@helpdesk.example"
 [team]
-store = "sqlite:///{tmp_path / 'team.sqlite'}"
+store = "sqlite:///{tmp_path / "team.sqlite"}"
 addresses = ["support@helpdesk.example"]
 [cache]
-path = "{tmp_path / 'cache.sqlite'}"
+path = "{tmp_path / "cache.sqlite"}"
 {extra}""",
         encoding="utf-8",
     )
@@ -65,8 +71,14 @@ def test_import_maildir_then_list_and_show_json(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     md = mailbox.Maildir(tmp_path / "mail", create=True)
     md.add(message("a1@c.example", subject="Objednávka 5"))
-    md.add(message("a2@c.example", subject="Re: Objednávka 5", in_reply_to="a1@c.example",
-                   date="Mon, 02 Nov 2026 12:00:00 +0100"))
+    md.add(
+        message(
+            "a2@c.example",
+            subject="Re: Objednávka 5",
+            in_reply_to="a1@c.example",
+            date="Mon, 02 Nov 2026 12:00:00 +0100",
+        )
+    )
     md.add(message("b1@c.example", sender="Piotr <piotr@wp.example>", subject="Zamówienie nr 8"))
     result = helpdesk("--config", str(config), "import", str(tmp_path / "mail"))
     assert result.returncode == 0, result.stderr
@@ -106,7 +118,11 @@ def test_import_mbox(tmp_path: Path) -> None:
 def test_import_bad_path(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     result = helpdesk("--config", str(config), "import", str(tmp_path / "nothing"))
-    assert result.returncode == 1 and "no such file" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 1
+        and "no such file" in result.stderr
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_help_lists_subcommands() -> None:

@@ -11,6 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from helpdesk.core.config import (
     AccountSettings,
     AgentSettings,

@@ -8,6 +8,7 @@ import keyring
 import keyring.backend
 import keyring.errors
 import pytest
+
 from helpdesk.core.config import AccountSettings, ImapSettings, SmtpSettings, TlsMode
 from helpdesk.sync import credentials
 from helpdesk.sync.credentials import CredentialError, get_password, set_password

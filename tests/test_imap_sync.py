@@ -18,7 +18,7 @@ OURS = "support@helpdesk.example"
 MALFORMED = (
     b"From: broken@customer.example\r\n"
     b"Subject: =?utf-8?B?bm90IGJhc2U2NC?= broken\r\n"
-    b"Content-Type: multipart/mixed; boundary=\"nope\"\r\n"
+    b'Content-Type: multipart/mixed; boundary="nope"\r\n'
     b"\r\n"
     b"--wrong\r\nContent-Type: text/plain\r\n\r\nthe part that never closes\r\n"
 )
@@ -35,10 +35,10 @@ name = "Jana Dvořáková"
 email = "jana@helpdesk.example"
 
 [team]
-store = "sqlite:///{tmp_path / 'team.sqlite'}"
+store = "sqlite:///{tmp_path / "team.sqlite"}"
 
 [cache]
-path = "{tmp_path / 'cache.sqlite'}"
+path = "{tmp_path / "cache.sqlite"}"
 
 [accounts.support]
 address = "{OURS}"
@@ -130,8 +130,12 @@ def test_imap_mail_becomes_threaded_tickets(mailbox: ImapAccount, tmp_path: Path
     # New mail is fetched alone and joins its ticket.
     mailbox.append(
         "INBOX",
-        message("a3@customer.example", subject="Re: Objednávka", in_reply_to="a2@customer.example",
-                date="Tue, 03 Nov 2026 08:00:00 +0100"),
+        message(
+            "a3@customer.example",
+            subject="Re: Objednávka",
+            in_reply_to="a2@customer.example",
+            date="Tue, 03 Nov 2026 08:00:00 +0100",
+        ),
     )
     third = SyncService(ws).sync_once()
     assert third.stats.seen == 1 and third.stats.new_tickets == 0
@@ -150,12 +154,18 @@ def test_subject_tag_joins_only_for_participants(mailbox: ImapAccount, tmp_path:
     mailbox.append("INBOX", message("t2@customer.example", subject=f"Re: Reklamace {tag}"))
     mailbox.append(
         "INBOX",
-        message("x1@intruder.example", sender="Mallory <m@intruder.example>", subject=f"Reklamace {tag}"),
+        message(
+            "x1@intruder.example", sender="Mallory <m@intruder.example>", subject=f"Reklamace {tag}"
+        ),
     )
     report = service.sync_once()
     assert report.ok and report.stats.new_messages == 2
     assert ws.cache.ticket(ticket.number).summary.message_count == 2  # type: ignore[union-attr]
-    intruder = [t for t in ws.cache.list_tickets(Queue.ALL, ws.agent) if t.customer_email == "m@intruder.example"]
+    intruder = [
+        t
+        for t in ws.cache.list_tickets(Queue.ALL, ws.agent)
+        if t.customer_email == "m@intruder.example"
+    ]
     assert len(intruder) == 1 and intruder[0].number != ticket.number
     ws.close()
 

@@ -51,8 +51,9 @@ def _parse(rel: str) -> tuple[bytes, ParsedMessage]:
 def test_corpus_is_all_there() -> None:
     # The README says about 318 files; a loader that silently finds a handful must fail.
     assert len(FILES) > 300
-    skipped_msg = [p for p in CORPUS.rglob("*") if p.is_file()
-                   and p.read_bytes()[:8] == OLE2_SIGNATURE]
+    skipped_msg = [
+        p for p in CORPUS.rglob("*") if p.is_file() and p.read_bytes()[:8] == OLE2_SIGNATURE
+    ]
     assert [p.name for p in skipped_msg] == ["mail_outlook_1"]
 
 
@@ -82,8 +83,11 @@ def test_every_corpus_file_parses(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "rel",
-    [p.relative_to(CORPUS).as_posix() for p in FILES
-     if "/bounce/" in p.as_posix() or "multipart_report_emails" in p.as_posix()],
+    [
+        p.relative_to(CORPUS).as_posix()
+        for p in FILES
+        if "/bounce/" in p.as_posix() or "multipart_report_emails" in p.as_posix()
+    ],
 )
 def test_bounces_are_recognised(rel: str) -> None:
     assert _parse(rel)[1].auto is AutoKind.BOUNCE
@@ -110,8 +114,10 @@ def test_known_subjects(rel: str, subject: str) -> None:
         ("ruby-mail/attachment_emails/attachment_nonascii_filename.eml", "ciële.txt"),
         ("ruby-mail/multi_charset/japanese_attachment.eml", "てすと.txt"),
         ("spamassassin/nice/unicode1", "документы для отдела кадров.pdf"),
-        ("ruby-mail/attachment_emails/attachment_with_base64_encoded_name.eml",
-         "This is a test.pdf"),
+        (
+            "ruby-mail/attachment_emails/attachment_with_base64_encoded_name.eml",
+            "This is a test.pdf",
+        ),
     ],
 )
 def test_known_attachment_names(rel: str, filename: str) -> None:

@@ -22,11 +22,19 @@ from helpdesk.core.message import AutoKind, ParsedMessage
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "mail-corpus"
 
 
-def mail(headers: str, body: bytes | str = b"Hello\n", *, ctype: str | None = None,
-         cte: str | None = None) -> bytes:
+def mail(
+    headers: str,
+    body: bytes | str = b"Hello\n",
+    *,
+    ctype: str | None = None,
+    cte: str | None = None,
+) -> bytes:
     """A message from header lines (one per line, no trailing newline needed) and a body."""
-    lines = ["From: Jana Novak <jana@example.com>", "To: support@example.org",
-             "Message-ID: <m1@example.com>"]
+    lines = [
+        "From: Jana Novak <jana@example.com>",
+        "To: support@example.org",
+        "Message-ID: <m1@example.com>",
+    ]
     lines += [h for h in re.split(r"\r?\n(?![ \t])", headers.strip("\n")) if h]
     if ctype:
         lines.append(f"Content-Type: {ctype}")
@@ -126,19 +134,23 @@ def test_subject_decoding(subject: str, expected: str) -> None:
 def test_raw_8bit_subject_utf8_and_declared_charset() -> None:
     raw = mail("Subject: Příliš", "x")
     assert parse(raw).subject == "Příliš"
-    raw = (b"From: a@example.com\r\nSubject: P\xf8\xedli\xb9\r\nMessage-ID: <x@example.com>\r\n"
-           b"Content-Type: text/plain; charset=iso-8859-2\r\n\r\nbody")
+    raw = (
+        b"From: a@example.com\r\nSubject: P\xf8\xedli\xb9\r\nMessage-ID: <x@example.com>\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-2\r\n\r\nbody"
+    )
     assert parse(raw).subject == "Příliš"
     raw = b"From: a@example.com\r\nSubject: P\xf8\xedli\x9a\r\n\r\nbody"  # windows-1250
     assert parse(raw).subject == "Příliš"
 
 
 def test_addresses() -> None:
-    msg = parse(mail(
-        'Cc: "Novák, Jan" <Jan.Novak@Example.COM>, =?utf-8?q?Ji=C5=99=C3=AD?= <jiri@example.net>\n'
-        "Reply-To: undisclosed-recipients:;\n"
-        "Cc: =?utf-8?b?xb1hbmV0YQ==?= <zaneta@example.org>"
-    ))
+    msg = parse(
+        mail(
+            'Cc: "Novák, Jan" <Jan.Novak@Example.COM>, =?utf-8?q?Ji=C5=99=C3=AD?= <jiri@example.net>\n'
+            "Reply-To: undisclosed-recipients:;\n"
+            "Cc: =?utf-8?b?xb1hbmV0YQ==?= <zaneta@example.org>"
+        )
+    )
     assert [(a.name, a.email) for a in msg.cc] == [
         ("Novák, Jan", "jan.novak@example.com"),
         ("Jiří", "jiri@example.net"),
@@ -194,11 +206,13 @@ def test_missing_message_id() -> None:
 
 
 def test_in_reply_to_and_references() -> None:
-    msg = parse(mail(
-        "In-Reply-To: Your message of Monday <parent@example.com> (comment)\n"
-        "References: <root@example.com>\r\n <mid@example.com>\r\n\t<parent@\r\n example.com>"
-        " junk <root@example.com>"
-    ))
+    msg = parse(
+        mail(
+            "In-Reply-To: Your message of Monday <parent@example.com> (comment)\n"
+            "References: <root@example.com>\r\n <mid@example.com>\r\n\t<parent@\r\n example.com>"
+            " junk <root@example.com>"
+        )
+    )
     assert msg.in_reply_to == ["parent@example.com"]
     assert msg.references == ["root@example.com", "mid@example.com", "parent@example.com"]
     assert msg.thread_ids() == ["parent@example.com", "mid@example.com", "root@example.com"]
@@ -215,8 +229,7 @@ def test_references_without_brackets() -> None:
     [
         ("Tue, 1 Jul 2025 10:00:00 +0200", datetime(2025, 7, 1, 8, 0, tzinfo=UTC)),
         ("1 Jul 2025 10:00:00 -0000", datetime(2025, 7, 1, 10, 0, tzinfo=UTC)),
-        ("Sat, 20 Sep 2008 20:04:30 +0300 (comment)", datetime(2008, 9, 20, 17, 4, 30,
-                                                               tzinfo=UTC)),
+        ("Sat, 20 Sep 2008 20:04:30 +0300 (comment)", datetime(2008, 9, 20, 17, 4, 30, tzinfo=UTC)),
         ("Wed, 15 Dec 2010    59:10 -0500", None),
         ("not a date", None),
         ("Mon, 1 Jan 2001 10:00:00 +9999", None),
@@ -234,8 +247,9 @@ def test_dates(value: str, expected: datetime | None) -> None:
 # Structure ----------------------------------------------------------------------------------
 
 
-def multipart(subtype: str, parts: list[bytes], boundary: str = "b0undary",
-              header_boundary: str | None = None) -> bytes:
+def multipart(
+    subtype: str, parts: list[bytes], boundary: str = "b0undary", header_boundary: str | None = None
+) -> bytes:
     declared = header_boundary or boundary
     body = b"preamble\r\n"
     for part in parts:
@@ -250,21 +264,38 @@ def part(ctype: str, body: bytes, *extra: str) -> bytes:
 
 
 def top(body_with_headers: bytes, headers: str = "Subject: t") -> bytes:
-    return (b"From: a@example.com\r\nMessage-ID: <s@example.com>\r\n" + headers.encode()
-            + b"\r\nMIME-Version: 1.0\r\n" + body_with_headers)
+    return (
+        b"From: a@example.com\r\nMessage-ID: <s@example.com>\r\n"
+        + headers.encode()
+        + b"\r\nMIME-Version: 1.0\r\n"
+        + body_with_headers
+    )
 
 
 def test_alternative_prefers_plain_and_lists_nested_attachments() -> None:
     pdf = base64.encodebytes(b"%PDF-1.4 data")
-    html_side = multipart("mixed", [
-        part("text/html; charset=utf-8", b"<p>HTML version</p>"),
-        part("application/pdf; name=doc.pdf", pdf, "Content-Transfer-Encoding: base64",
-             "Content-Disposition: attachment"),
-    ], boundary="inner")
-    raw = top(multipart("alternative", [
-        part("text/plain; charset=utf-8", b"Plain version"),
-        html_side,
-    ]))
+    html_side = multipart(
+        "mixed",
+        [
+            part("text/html; charset=utf-8", b"<p>HTML version</p>"),
+            part(
+                "application/pdf; name=doc.pdf",
+                pdf,
+                "Content-Transfer-Encoding: base64",
+                "Content-Disposition: attachment",
+            ),
+        ],
+        boundary="inner",
+    )
+    raw = top(
+        multipart(
+            "alternative",
+            [
+                part("text/plain; charset=utf-8", b"Plain version"),
+                html_side,
+            ],
+        )
+    )
     msg = parse(raw)
     assert msg.text_body == "Plain version"
     assert not msg.html_only
@@ -274,35 +305,53 @@ def test_alternative_prefers_plain_and_lists_nested_attachments() -> None:
 
 
 def test_html_only_message() -> None:
-    html = (b"<html><head><style>p{}</style><script>alert(1)</script></head><body>"
-            b"<p>Dear customer,</p><p>see <a href='https://example.com/o/1'>your order</a>"
-            b"</p><img src='https://tracker.example.net/p.gif' alt=''></body></html>")
+    html = (
+        b"<html><head><style>p{}</style><script>alert(1)</script></head><body>"
+        b"<p>Dear customer,</p><p>see <a href='https://example.com/o/1'>your order</a>"
+        b"</p><img src='https://tracker.example.net/p.gif' alt=''></body></html>"
+    )
     msg = parse(top(part("text/html; charset=utf-8", html)))
     assert msg.html_only
     assert msg.text_body == "Dear customer,\n\nsee your order <https://example.com/o/1>"
 
 
 def test_empty_plain_alternative_falls_back_to_html() -> None:
-    raw = top(multipart("alternative", [
-        part("text/plain", b"   \r\n"),
-        part("text/html", b"<div>Real text</div>"),
-    ]))
+    raw = top(
+        multipart(
+            "alternative",
+            [
+                part("text/plain", b"   \r\n"),
+                part("text/html", b"<div>Real text</div>"),
+            ],
+        )
+    )
     msg = parse(raw)
     assert msg.text_body == "Real text"
     assert msg.html_only
 
 
 def test_rfc2231_filename_with_continuations() -> None:
-    raw = top(multipart("mixed", [
-        part("text/plain", b"see attached"),
-        part("application/octet-stream", b"abc",
-             "Content-Disposition: attachment;\r\n filename*0*=utf-8''%C5%BElu%C5%A5ou;"
-             '\r\n filename*1*=%C4%8Dk%C3%BD;\r\n filename*2=".txt"'),
-        part('application/octet-stream; name="=?utf-8?q?p=C5=99=C3=ADloha?=.bin"', b"xyz"),
-        part("application/octet-stream", b"..", 'Content-Disposition: attachment; '
-             'filename="../../etc/passwd"'),
-        part("image/png", b"png", "Content-ID: <img1@example.com>"),
-    ]))
+    raw = top(
+        multipart(
+            "mixed",
+            [
+                part("text/plain", b"see attached"),
+                part(
+                    "application/octet-stream",
+                    b"abc",
+                    "Content-Disposition: attachment;\r\n filename*0*=utf-8''%C5%BElu%C5%A5ou;"
+                    '\r\n filename*1*=%C4%8Dk%C3%BD;\r\n filename*2=".txt"',
+                ),
+                part('application/octet-stream; name="=?utf-8?q?p=C5=99=C3=ADloha?=.bin"', b"xyz"),
+                part(
+                    "application/octet-stream",
+                    b"..",
+                    'Content-Disposition: attachment; filename="../../etc/passwd"',
+                ),
+                part("image/png", b"png", "Content-ID: <img1@example.com>"),
+            ],
+        )
+    )
     msg = parse(raw)
     assert msg.text_body == "see attached"
     assert [(a.filename, a.part, a.size) for a in msg.attachments] == [
@@ -315,17 +364,30 @@ def test_rfc2231_filename_with_continuations() -> None:
 
 
 def test_forwarded_message_is_included() -> None:
-    inner = (b"From: =?utf-8?q?Old=C5=99ich?= <old@example.net>\r\nSubject: Original\r\n"
-             b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <inner@example.net>\r\n"
-             b"Content-Type: text/plain; charset=utf-8\r\n\r\nInner text\r\n")
-    raw = top(multipart("mixed", [
-        part("text/plain", b"FYI"),
-        part("message/rfc822", inner),
-    ]))
+    inner = (
+        b"From: =?utf-8?q?Old=C5=99ich?= <old@example.net>\r\nSubject: Original\r\n"
+        b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <inner@example.net>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nInner text\r\n"
+    )
+    raw = top(
+        multipart(
+            "mixed",
+            [
+                part("text/plain", b"FYI"),
+                part("message/rfc822", inner),
+            ],
+        )
+    )
     msg = parse(raw)
     assert msg.text_body.splitlines() == [
-        "FYI", "", FORWARD_MARKER, "From: Oldřich <old@example.net>",
-        "Date: Mon, 1 Jan 2024 10:00:00 +0000", "Subject: Original", "", "Inner text",
+        "FYI",
+        "",
+        FORWARD_MARKER,
+        "From: Oldřich <old@example.net>",
+        "Date: Mon, 1 Jan 2024 10:00:00 +0000",
+        "Subject: Original",
+        "",
+        "Inner text",
     ]
     assert msg.message_id == "s@example.com"
     [att] = msg.attachments
@@ -335,10 +397,17 @@ def test_forwarded_message_is_included() -> None:
 
 
 def test_wrong_boundary_is_repaired() -> None:
-    raw = top(multipart("mixed", [
-        part("text/plain", b"first part"),
-        part("text/plain; name=a.txt", b"attached", "Content-Disposition: attachment"),
-    ], boundary="real", header_boundary="declared"))
+    raw = top(
+        multipart(
+            "mixed",
+            [
+                part("text/plain", b"first part"),
+                part("text/plain; name=a.txt", b"attached", "Content-Disposition: attachment"),
+            ],
+            boundary="real",
+            header_boundary="declared",
+        )
+    )
     msg = parse(raw)
     assert msg.text_body == "first part"
     assert [a.filename for a in msg.attachments] == ["a.txt"]
@@ -353,19 +422,29 @@ def test_missing_boundary_still_shows_text() -> None:
 
 
 def test_missing_final_boundary() -> None:
-    raw = top(b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
-              b"Content-Type: text/plain\r\n\r\nunfinished")
+    raw = top(
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nunfinished"
+    )
     assert parse(raw).text_body == "unfinished"
 
 
 def test_delivery_status_bounce() -> None:
-    status = (b"Reporting-MTA: dns; mx.example.org\r\n\r\n"
-              b"Final-Recipient: rfc822; x@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n")
-    raw = top(multipart("report; report-type=delivery-status", [
-        part("text/plain", b"Delivery failed."),
-        part("message/delivery-status", status),
-        part("text/rfc822-headers", b"Subject: mine\r\n"),
-    ]), headers="Subject: Undelivered")
+    status = (
+        b"Reporting-MTA: dns; mx.example.org\r\n\r\n"
+        b"Final-Recipient: rfc822; x@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+    )
+    raw = top(
+        multipart(
+            "report; report-type=delivery-status",
+            [
+                part("text/plain", b"Delivery failed."),
+                part("message/delivery-status", status),
+                part("text/rfc822-headers", b"Subject: mine\r\n"),
+            ],
+        ),
+        headers="Subject: Undelivered",
+    )
     msg = parse(raw)
     assert msg.auto is AutoKind.BOUNCE
     assert "Status: 5.1.1" in msg.text_body and "Delivery failed." in msg.text_body
@@ -375,8 +454,11 @@ def test_pathological_nesting_is_capped() -> None:
     depth = 300
     body = b"innermost"
     for i in range(depth):
-        body = (f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n'.encode()
-                + body + f"\r\n--b{i}--\r\n".encode())
+        body = (
+            f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n'.encode()
+            + body
+            + f"\r\n--b{i}--\r\n".encode()
+        )
     msg = parse_message(top(body))
     assert msg.message_id == "s@example.com"
     assert msg.parse_error is not None or any("nesting" in d for d in msg.defects)
@@ -416,8 +498,14 @@ def test_auto_kind(headers: str, kind: AutoKind) -> None:
     assert parse(mail(headers)).auto is kind
 
 
-@pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example.org", "postmaster@example.org",
-                                    "Mail Delivery System <Mailer-Daemon@example.org>"])
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "MAILER-DAEMON@mx.example.org",
+        "postmaster@example.org",
+        "Mail Delivery System <Mailer-Daemon@example.org>",
+    ],
+)
 def test_bounce_senders(sender: str) -> None:
     raw = mail("").replace(b"Jana Novak <jana@example.com>", sender.encode())
     assert parse(raw).auto is AutoKind.BOUNCE
@@ -438,11 +526,20 @@ def test_escape_sequences_are_removed_and_markup_stays_literal() -> None:
 
 
 def test_escape_in_names_and_filenames() -> None:
-    raw = top(multipart("mixed", [
-        part("text/plain", b"x"),
-        part("application/octet-stream", b"y",
-             'Content-Disposition: attachment; filename="\x1b]0;pwn\x07a\u202egpj.exe"'),
-    ]), headers='Subject: s\r\nCc: "=?utf-8?q?=1B[5mName?=" <c@example.com>')
+    raw = top(
+        multipart(
+            "mixed",
+            [
+                part("text/plain", b"x"),
+                part(
+                    "application/octet-stream",
+                    b"y",
+                    'Content-Disposition: attachment; filename="\x1b]0;pwn\x07a\u202egpj.exe"',
+                ),
+            ],
+        ),
+        headers='Subject: s\r\nCc: "=?utf-8?q?=1B[5mName?=" <c@example.com>',
+    )
     msg = parse(raw)
     assert msg.cc[0].name == "Name"
     assert msg.attachments[0].filename == "agpj.exe"
@@ -483,16 +580,31 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 
 _SEEDS = [
     mail("Subject: =?utf-8?q?P=C5=99=C3=ADli=C5=A1?=\nReferences: <a@b.example>"),
-    top(multipart("mixed", [
-        part("text/plain; charset=iso-8859-2", quopri.encodestring("Příliš".encode("iso-8859-2")),
-             "Content-Transfer-Encoding: quoted-printable"),
-        part("application/pdf; name*=utf-8''%C5%BE.pdf", base64.encodebytes(b"%PDF"),
-             "Content-Transfer-Encoding: base64"),
-        part("message/rfc822", mail("Subject: inner", "inner")),
-    ])),
+    top(
+        multipart(
+            "mixed",
+            [
+                part(
+                    "text/plain; charset=iso-8859-2",
+                    quopri.encodestring("Příliš".encode("iso-8859-2")),
+                    "Content-Transfer-Encoding: quoted-printable",
+                ),
+                part(
+                    "application/pdf; name*=utf-8''%C5%BE.pdf",
+                    base64.encodebytes(b"%PDF"),
+                    "Content-Transfer-Encoding: base64",
+                ),
+                part("message/rfc822", mail("Subject: inner", "inner")),
+            ],
+        )
+    ),
 ]
-for _name in ("flanker/torture-part.eml", "ruby-mail/attachment_emails/attachment_pdf.eml",
-              "flanker/bounce/zed.eml", "django-helpdesk/forwarded-message.eml"):
+for _name in (
+    "flanker/torture-part.eml",
+    "ruby-mail/attachment_emails/attachment_pdf.eml",
+    "flanker/bounce/zed.eml",
+    "django-helpdesk/forwarded-message.eml",
+):
     if (CORPUS / _name).is_file():
         _SEEDS.append((CORPUS / _name).read_bytes())
 
@@ -506,9 +618,25 @@ def mutated_messages(draw: st.DrawFn) -> bytes:
         if op == "flip" and data:
             data[pos] = draw(st.integers(0, 255))
         elif op == "insert":
-            data[pos:pos] = draw(st.sampled_from(
-                [b"\r\n", b"\n\n", b"--", b"=?", b"?=", b"<", b">", b";", b"\x1b[", b"\xff",
-                 b"Content-Type: multipart/mixed; boundary=x\r\n", b"=\r\n", b"*0*="]))
+            data[pos:pos] = draw(
+                st.sampled_from(
+                    [
+                        b"\r\n",
+                        b"\n\n",
+                        b"--",
+                        b"=?",
+                        b"?=",
+                        b"<",
+                        b">",
+                        b";",
+                        b"\x1b[",
+                        b"\xff",
+                        b"Content-Type: multipart/mixed; boundary=x\r\n",
+                        b"=\r\n",
+                        b"*0*=",
+                    ]
+                )
+            )
         elif op == "delete":
             del data[pos : pos + draw(st.integers(1, 50))]
         elif op == "truncate":
@@ -537,9 +665,24 @@ def test_html_to_text_structure() -> None:
     <a href="javascript:evil()">click</a> <a href="mailto:a@example.com?subject=x">mail us</a>
     <img alt="logo" src="cid:x"></p><noscript>no</noscript>&amp; &lt;tag&gt;"""
     assert html_to_text(html).splitlines() == [
-        "Title", "", "One", "Two", "", "- a", "- b", "  1. c", "", "> quoted", "",
-        "  keep   spaces", "", "x  y", "",
-        "https://example.com click mail us <a@example.com> [logo]", "", "& <tag>",
+        "Title",
+        "",
+        "One",
+        "Two",
+        "",
+        "- a",
+        "- b",
+        "  1. c",
+        "",
+        "> quoted",
+        "",
+        "  keep   spaces",
+        "",
+        "x  y",
+        "",
+        "https://example.com click mail us <a@example.com> [logo]",
+        "",
+        "& <tag>",
     ]
 
 

@@ -87,7 +87,9 @@ def test_concurrent_registrations_converge(store_url: str) -> None:
     # so the root opens its own ticket. Either way no ticket is left without messages.
     with store.engine.connect() as conn:
         orphans = conn.execute(
-            text("SELECT count(*) FROM team_ticket t WHERE NOT EXISTS (SELECT 1 FROM message_index m WHERE m.ticket = t.number)")
+            text(
+                "SELECT count(*) FROM team_ticket t WHERE NOT EXISTS (SELECT 1 FROM message_index m WHERE m.ticket = t.number)"
+            )
         ).scalar_one()
     assert orphans == 0
     assert tickets == len(set(first.values()))

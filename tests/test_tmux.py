@@ -36,8 +36,21 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
     }.items():
         env_args += ["-e", f"{key}={value}"]
     subprocess.run(
-        [tmux, "-L", session, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", *env_args,
-         f"{exe} demo --dir {tmp_path / 'demo'}; sleep 30"],
+        [
+            tmux,
+            "-L",
+            session,
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            *env_args,
+            f"{exe} demo --dir {tmp_path / 'demo'}; sleep 30",
+        ],
         check=True,
     )
     tm = [tmux, "-L", session]
@@ -69,7 +82,9 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
 
 
 def capture_sock(tm: list[str], session: str) -> str:
-    return subprocess.run([*tm, "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        [*tm, "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def wait_for_sock(tm: list[str], session: str, needle: str, timeout: float = 90.0) -> str:

@@ -27,7 +27,15 @@ class HelpdeskApp(App[int]):
     BINDINGS = [
         Binding("?", "toggle_help", "Keys", id="app.help", tooltip="Show the keys of this screen"),
         Binding("$", "sync_now", "Sync", id="app.sync", tooltip="Fetch new mail now"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.interrupt", tooltip="Quit helpdesk"),
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit",
+            show=False,
+            priority=True,
+            id="app.interrupt",
+            tooltip="Quit helpdesk",
+        ),
     ]
 
     def __init__(
@@ -85,10 +93,14 @@ class HelpdeskApp(App[int]):
         worker = get_current_worker()
         self.post_message(SyncProgress("syncing…"))
         report = self.sync.sync_once(
-            progress=lambda p: self.post_message(SyncProgress(f"syncing {p.folder} {p.done}/{p.total}")),
+            progress=lambda p: self.post_message(
+                SyncProgress(f"syncing {p.folder} {p.done}/{p.total}")
+            ),
             cancelled=lambda: worker.is_cancelled,
         )
-        self.post_message(SyncFinished(report.stats.new_messages, report.stats.new_tickets, report.errors))
+        self.post_message(
+            SyncFinished(report.stats.new_messages, report.stats.new_tickets, report.errors)
+        )
 
     def on_sync_progress(self, message: SyncProgress) -> None:
         self.sync_state, self.sync_error = message.text, False
@@ -98,11 +110,16 @@ class HelpdeskApp(App[int]):
         when = self.clock().astimezone().strftime("%H:%M")
         if message.errors:
             account, error = next(iter(message.errors.items()))
-            self.sync_state, self.sync_error = f"sync failed {when} ({account}: {error}); retrying", True
+            self.sync_state, self.sync_error = (
+                f"sync failed {when} ({account}: {error}); retrying",
+                True,
+            )
         else:
             self.sync_state, self.sync_error = f"synced {when}", False
             if message.new_messages:
-                self.notify(f"{message.new_messages} new messages, {message.new_tickets} new tickets")
+                self.notify(
+                    f"{message.new_messages} new messages, {message.new_tickets} new tickets"
+                )
         if message.new_messages:
             for screen in self.screen_stack:
                 if isinstance(screen, QueueScreen):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +22,9 @@ QUEUE_LABELS = {
     Queue.CLOSED: "Closed",
     Queue.ALL: "All",
 }
+if TYPE_CHECKING:
+    from helpdesk.tui.app import HelpdeskApp
+
 PAGE = 500  # rows read from the cache at a time: a big mailbox stays as quick as a small one
 
 
@@ -36,12 +41,27 @@ class QueueTabs(Static):
 
 class QueueScreen(Screen[None]):
     BINDINGS = [
-        Binding("enter", "open_ticket", "Open", id="queue.open", tooltip="Read the selected ticket"),
+        Binding(
+            "enter", "open_ticket", "Open", id="queue.open", tooltip="Read the selected ticket"
+        ),
         Binding("tab", "next_queue", "Next queue", id="queue.next", tooltip="Show the next queue"),
-        Binding("shift+tab", "prev_queue", "Prev queue", show=False, id="queue.prev", tooltip="Show the previous queue"),
+        Binding(
+            "shift+tab",
+            "prev_queue",
+            "Prev queue",
+            show=False,
+            id="queue.prev",
+            tooltip="Show the previous queue",
+        ),
         *[
-            Binding(str(i + 1), f"queue('{q.value}')", QUEUE_LABELS[q], show=False, id=f"queue.{q.value}",
-                    tooltip=f"Show the {QUEUE_LABELS[q]} queue")
+            Binding(
+                str(i + 1),
+                f"queue('{q.value}')",
+                QUEUE_LABELS[q],
+                show=False,
+                id=f"queue.{q.value}",
+                tooltip=f"Show the {QUEUE_LABELS[q]} queue",
+            )
             for i, q in enumerate(QUEUE_ORDER)
         ],
         Binding("q", "app.quit", "Quit", id="app.quit", tooltip="Quit helpdesk"),
@@ -52,9 +72,13 @@ class QueueScreen(Screen[None]):
         self.queue = Queue.OPEN
         self.total = 0
 
+    @property
+    def hd(self) -> HelpdeskApp:
+        return cast("HelpdeskApp", self.app)
+
     def compose(self) -> ComposeResult:
         yield QueueTabs(id="queue-tabs")
-        yield TicketTable(self.app.clock, id="tickets")  # type: ignore[attr-defined]
+        yield TicketTable(self.hd.clock, id="tickets")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -63,8 +87,7 @@ class QueueScreen(Screen[None]):
         self.query_one(TicketTable).focus()
 
     def reload(self, *, keep_cursor: bool = True) -> None:
-        app = self.app
-        cache, agent = app.ws.cache, app.ws.agent  # type: ignore[attr-defined]
+        cache, agent = self.hd.ws.cache, self.hd.ws.agent
         counts = {q: cache.count_tickets(q, agent) for q in QUEUE_ORDER}
         self.total = counts[self.queue]
         self.query_one(QueueTabs).show(self.queue, counts)
@@ -83,9 +106,9 @@ class QueueScreen(Screen[None]):
     def on_data_table_row_highlighted(self, event: TicketTable.RowHighlighted) -> None:
         table = self.query_one(TicketTable)
         if event.cursor_row >= len(table.tickets) - 20 and len(table.tickets) < self.total:
-            app = self.app
+            ws = self.hd.ws
             table.append(
-                app.ws.cache.list_tickets(self.queue, app.ws.agent, limit=PAGE, offset=len(table.tickets))  # type: ignore[attr-defined]
+                ws.cache.list_tickets(self.queue, ws.agent, limit=PAGE, offset=len(table.tickets))
             )
             self._update_where()
 
@@ -95,7 +118,7 @@ class QueueScreen(Screen[None]):
     def action_open_ticket(self) -> None:
         number = self.query_one(TicketTable).current_number()
         if number is not None:
-            self.app.open_ticket(number)  # type: ignore[attr-defined]
+            self.hd.open_ticket(number)
 
     def action_queue(self, name: str) -> None:
         self.queue = Queue(name)

@@ -27,7 +27,14 @@ class Conversation(VerticalScroll):
 class TicketScreen(Screen[None]):
     BINDINGS = [
         Binding("q", "app.pop_screen", "Back", id="ticket.back", tooltip="Back to the queue"),
-        Binding("escape", "app.pop_screen", "Back", show=False, id="ticket.back_escape", tooltip="Back to the queue"),
+        Binding(
+            "escape",
+            "app.pop_screen",
+            "Back",
+            show=False,
+            id="ticket.back_escape",
+            tooltip="Back to the queue",
+        ),
     ]
 
     def __init__(self, detail: TicketDetail) -> None:
@@ -41,7 +48,9 @@ class TicketScreen(Screen[None]):
         yield Static(title, id="ticket-title")
         who = f"{s.customer_name} <{s.customer_email}>" if s.customer_name else s.customer_email
         yield Static(
-            Text(f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} messages"),
+            Text(
+                f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} messages"
+            ),
             id="ticket-meta",
         )
         with Conversation(id="conversation"):

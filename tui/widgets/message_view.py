@@ -11,11 +11,11 @@ from helpdesk.core.tickets import ConversationMessage
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB"):
-        if n < 1024 or unit == "MB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} kB"
+    return f"{n / 1024 / 1024:.1f} MB"
 
 
 class MessageView(Vertical):

@@ -12,7 +12,13 @@ from textual.widgets import DataTable
 from helpdesk.core.tickets import TicketSummary, age
 
 # (key, label, width); the subject takes what is left.
-_FIXED = (("number", "#", 6), ("customer", "Customer", 18), ("age", "Age", 4), ("status", "Status", 8), ("assignee", "Assignee", 12))
+_FIXED = (
+    ("number", "#", 6),
+    ("customer", "Customer", 18),
+    ("age", "Age", 4),
+    ("status", "Status", 8),
+    ("assignee", "Assignee", 12),
+)
 _SUBJECT_MIN = 12
 
 
@@ -24,8 +30,8 @@ class TicketTable(DataTable[Text]):
         Binding("G", "scroll_bottom", "Last", show=False, id="list.last", tooltip="Last ticket"),
     ]
 
-    def __init__(self, clock: Callable[[], datetime], **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, id=id)
         self.clock = clock
         self.tickets: list[TicketSummary] = []
 
@@ -79,7 +85,9 @@ class TicketTable(DataTable[Text]):
             Text(t.subject or "(no subject)", style=style, no_wrap=True, overflow="ellipsis"),
             Text(age(t.last_activity, now), justify="right"),
             Text(t.status),
-            Text(t.assignee.split("@")[0] if t.assignee else "—", no_wrap=True, overflow="ellipsis"),
+            Text(
+                t.assignee.split("@")[0] if t.assignee else "—", no_wrap=True, overflow="ellipsis"
+            ),
         ]
 
     def current_number(self) -> int | None:

@@ -18,7 +18,7 @@ def _toml_str(value: str) -> str:
 
 
 def create_demo_workspace(root: Path, *, now: datetime) -> Path:
-    """Write a config, a Maildir with the sample mail, and import it. Returns the config path."""
+    """Write a config, an mbox with the sample mail, and import it. Returns the config path."""
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     name, email = demo_mailbox.AGENTS[0]
     config = root / "helpdesk.toml"
@@ -31,14 +31,19 @@ def create_demo_workspace(root: Path, *, now: datetime) -> Path:
         f"[cache]\npath = {_toml_str(str(root / 'cache.sqlite'))}\n",
         encoding="utf-8",
     )
-    maildir_path = root / "sample-mailbox"
-    if not maildir_path.exists():
-        md = mailbox.Maildir(maildir_path, create=True)
-        for raw in demo_mailbox.generate(now):
-            md.add(raw)
+    # An mbox keeps the messages in date order, so ticket numbers come out the same each time.
+    mbox_path = root / "sample-mailbox.mbox"
+    if not mbox_path.exists():
+        box = mailbox.mbox(mbox_path, create=True)
+        try:
+            for raw in demo_mailbox.generate(now):
+                box.add(raw)
+            box.flush()
+        finally:
+            box.close()
     ws = open_workspace(load_settings(str(config), env={}))
     try:
-        import_path(maildir_path, make_ingestor(ws))
+        import_path(mbox_path, make_ingestor(ws))
     finally:
         ws.close()
     return config

@@ -11,15 +11,16 @@ from textual.widgets import DataTable
 
 from helpdesk.core.tickets import TicketSummary, age
 
-# (key, label, width); the subject takes what is left.
+# (key, label, width) of the fixed columns; the subject takes what is left.
 _FIXED = (
-    ("number", "#", 6),
-    ("customer", "Customer", 18),
+    ("number", "#", 5),
+    ("customer", "Customer", 16),
     ("age", "Age", 4),
-    ("status", "Status", 8),
-    ("assignee", "Assignee", 12),
+    ("status", "Status", 7),
+    ("assignee", "Assignee", 8),
 )
 _SUBJECT_MIN = 12
+_SCROLLBAR = 2
 
 
 class TicketTable(DataTable[Text]):
@@ -43,16 +44,17 @@ class TicketTable(DataTable[Text]):
         self._fill(self.tickets, keep_cursor=True)
 
     def _columns_for(self, width: int) -> None:
-        fixed = sum(w for _, _, w in _FIXED) + 2 * (len(_FIXED) + 1)
-        subject = max(_SUBJECT_MIN, width - fixed - 1)
+        # Each column has one cell of padding on either side; keep room for the scrollbar so
+        # that the table never scrolls sideways.
+        padding = 2 * self.cell_padding * (len(_FIXED) + 1)
+        fixed = sum(w for _, _, w in _FIXED) + padding + _SCROLLBAR
+        subject = max(_SUBJECT_MIN, width - fixed)
         self.clear(columns=True)
-        (n, c, a, s, asg) = _FIXED
-        self.add_column(n[1], width=n[2], key=n[0])
-        self.add_column(c[1], width=c[2], key=c[0])
+        for key, label, w in _FIXED[:2]:
+            self.add_column(label, width=w, key=key)
         self.add_column("Subject", width=subject, key="subject")
-        self.add_column(a[1], width=a[2], key=a[0])
-        self.add_column(s[1], width=s[2], key=s[0])
-        self.add_column(asg[1], width=asg[2], key=asg[0])
+        for key, label, w in _FIXED[2:]:
+            self.add_column(label, width=w, key=key)
 
     def show(self, tickets: Sequence[TicketSummary], *, keep_cursor: bool = True) -> None:
         self.tickets = list(tickets)

@@ -149,3 +149,34 @@ async def test_mail_text_is_never_markup_or_escapes(ws: Workspace) -> None:
         body = texts[-1]
         assert "[reverse]inverted[/reverse]" in body
         assert "\x1b" not in "".join(texts)
+
+
+async def test_sync_runs_in_a_worker_and_new_mail_shows(
+    imap_account: object, tmp_path: Path
+) -> None:
+    from servers import ImapAccount
+    from test_imap_sync import workspace_for
+
+    from helpdesk.sync.service import SyncService
+
+    assert isinstance(imap_account, ImapAccount)
+    imap_account.create_folder("Sent")
+    imap_account.append("INBOX", message("w1@c.example", subject="První dotaz"))
+    ws = workspace_for(imap_account, tmp_path)
+    app = make_app(ws, sync=SyncService(ws), clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(TicketTable)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if table.row_count == 1:
+                break
+        assert [r[2] for r in rows(table)] == ["První dotaz"]
+        imap_account.append("INBOX", message("w2@c.example", subject="Druhý dotaz"))
+        await pilot.press("dollar_sign")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if table.row_count == 2:
+                break
+        assert sorted(r[2] for r in rows(table)) == ["Druhý dotaz", "První dotaz"]
+        assert "synced" in app.sync_state
+    ws.close()

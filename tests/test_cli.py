@@ -129,3 +129,24 @@ def test_help_lists_subcommands() -> None:
     result = helpdesk("--help")
     for cmd in ("demo", "sync", "import", "doctor", "tickets", "show", "auth"):
         assert cmd in result.stdout
+
+
+def test_demo_workspace_holds_the_sample_mailbox(tmp_path: Path) -> None:
+    result = helpdesk("demo", "--no-app", "--dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    config = result.stdout.strip()
+    tickets = json.loads(helpdesk("--config", config, "tickets", "--queue", "all", "--json").stdout)
+    assert 100 <= len(tickets) <= 200
+    # Mail in all three languages made it through the pipeline.
+    subjects = " ".join(t["subject"] for t in tickets)
+    assert "Objednávka" in subjects and "Zamówienie" in subjects and "order" in subjects.lower()
+    from helpdesk.storage.locations import load_settings
+    from helpdesk.storage.workspace import open_workspace
+
+    ws = open_workspace(load_settings(config, env={}))
+    details = [ws.cache.ticket(t["number"]) for t in tickets if t["message_count"] > 1]
+    ws.close()
+    messages = [m for d in details if d is not None for m in d.messages]
+    assert any(m.outgoing for m in messages)  # the agents' replies joined their tickets
+    assert any(m.auto == "auto-reply" for m in messages)
+    assert any(m.attachments for m in messages)

@@ -24,9 +24,13 @@ MALFORMED = (
 )
 
 
-def workspace_for(acct: ImapAccount, tmp_path: Path, *, tls: bool = True) -> Workspace:
+def write_config(
+    acct: ImapAccount, tmp_path: Path, *, tls: bool = True, store: str | None = None
+) -> Path:
     port = acct.tls_port if tls else acct.port
     mode = "tls" if tls else "none"
+    store = store or f"sqlite:///{tmp_path / 'team.sqlite'}"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "helpdesk.toml"
     config.write_text(
         f"""
@@ -56,7 +60,15 @@ batch_size = 3
 """,
         encoding="utf-8",
     )
-    return open_workspace(load_settings(str(config), env={}))
+    return config
+
+
+def workspace_for(
+    acct: ImapAccount, tmp_path: Path, *, tls: bool = True, store: str | None = None
+) -> Workspace:
+    return open_workspace(
+        load_settings(str(write_config(acct, tmp_path, tls=tls, store=store)), env={})
+    )
 
 
 @pytest.fixture
@@ -180,3 +192,96 @@ def test_wrong_password_is_reported_not_raised(mailbox: ImapAccount, tmp_path: P
     assert "support" in report.errors
     assert "wrong" not in report.errors["support"]  # never echo a secret
     ws.close()
+
+
+def test_two_caches_on_one_postgres_team_store_agree(
+    mailbox: ImapAccount, tmp_path: Path, pg_url: str
+) -> None:
+    """Two machines sync the same mailbox into their own caches: same tickets, same numbers."""
+    for i in range(6):
+        mailbox.append("INBOX", message(f"m{i}@customer.example", subject=f"Dotaz {i}"))
+        mailbox.append(
+            "INBOX",
+            message(
+                f"m{i}r@customer.example",
+                subject=f"Re: Dotaz {i}",
+                in_reply_to=f"m{i}@customer.example",
+            ),
+        )
+    laptop = workspace_for(mailbox, tmp_path / "laptop", store=pg_url)
+    server = workspace_for(mailbox, tmp_path / "server", store=pg_url)
+    assert SyncService(laptop).sync_once().ok
+    assert SyncService(server).sync_once().ok
+
+    def shape(ws: Workspace) -> dict[int, list[str]]:
+        out = {}
+        for t in ws.cache.list_tickets(Queue.ALL, ws.agent):
+            detail = ws.cache.ticket(t.number)
+            assert detail is not None
+            out[t.number] = [m.message_id for m in detail.messages]
+        return out
+
+    assert shape(laptop) == shape(server)
+    assert len(shape(laptop)) == 6
+    assert laptop.team.counts() == (6, 12)
+    laptop.close()
+    server.close()
+
+
+def test_uidvalidity_change_duplicates_nothing(mailbox: ImapAccount, tmp_path: Path) -> None:
+    mailbox.create_folder("Orders")
+    raws = [message(f"o{i}@customer.example", subject=f"Objednávka {i}") for i in range(4)]
+    for raw in raws:
+        mailbox.append("Orders", raw)
+    config = write_config(mailbox, tmp_path)
+    text = config.read_text(encoding="utf-8").replace(
+        'folders = ["INBOX"]', 'folders = ["INBOX", "Orders"]'
+    )
+    config.write_text(text, encoding="utf-8")
+    ws = open_workspace(load_settings(str(config), env={}))
+    assert SyncService(ws).sync_once().stats.new_messages == 4
+    old = ws.cache.mailbox("support", "Orders").uidvalidity
+    # Another client deletes and recreates the folder: the server renumbers everything.
+    with mailbox.connect() as client:
+        client.delete_folder("Orders")
+        client.create_folder("Orders")
+    for raw in raws:
+        mailbox.append("Orders", raw)
+    report = SyncService(ws).sync_once()
+    assert report.ok, report.errors
+    assert ws.cache.mailbox("support", "Orders").uidvalidity != old
+    assert report.stats.new_messages == 0 and report.stats.duplicates == 4
+    assert ws.cache.counts()["messages"] == 4
+    assert ws.cache.location_count(ws.cache.mailbox("support", "Orders").id) == 4
+    ws.close()
+
+
+def test_sync_once_and_doctor_commands(mailbox: ImapAccount, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    for i in range(3):
+        mailbox.append("INBOX", message(f"d{i}@customer.example", subject=f"Faktura {i}"))
+    config = write_config(mailbox, tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "helpdesk", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    before = run("doctor")
+    assert before.returncode == 1
+    assert "3 of 3 messages not in the cache yet" in before.stdout
+    synced = run("sync", "--once")
+    assert synced.returncode == 0, synced.stderr
+    assert "3 new messages, 3 new tickets" in synced.stdout
+    after = run("doctor")
+    assert after.returncode == 0, after.stdout
+    assert "INBOX: all 3 messages are in the cache" in after.stdout
+    assert mailbox.password not in after.stdout + after.stderr + synced.stdout + synced.stderr

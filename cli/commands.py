@@ -6,9 +6,9 @@ import argparse
 import contextlib
 import getpass
 import json
+import shutil
 import signal
 import sys
-import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from helpdesk.core.config import Settings
 from helpdesk.core.tickets import Queue, TicketDetail, TicketSummary, age
 from helpdesk.storage.db import SchemaError
-from helpdesk.storage.locations import load_settings
+from helpdesk.storage.locations import data_dir, load_settings
 from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.credentials import CredentialError
 from helpdesk.sync.mailfiles import NotAMailbox, import_path
@@ -59,7 +59,12 @@ def _open_app(ws: Workspace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from helpdesk.cli.demo import create_demo_workspace
 
-    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="helpdesk-demo-"))
+    if args.dir:
+        root = Path(args.dir)
+    else:
+        # One throwaway workspace, made anew on every run, so that demos never pile up.
+        root = data_dir() / "demo"
+        shutil.rmtree(root, ignore_errors=True)
     config = create_demo_workspace(root, now=datetime.now(UTC))
     if args.no_app:
         print(config)

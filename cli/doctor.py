@@ -52,6 +52,8 @@ def doctor(settings: Settings, say: Callable[[str], None]) -> list[str]:
     except Exception as exc:
         bad(f"team store: {type(exc).__name__}: {exc}")
 
+    if not any(a.imap is not None for a in settings.accounts.values()):
+        say("  note     no IMAP account configured: no server to compare the cache with")
     for account in settings.accounts.values():
         if account.imap is None:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -95,15 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
+    except BrokenPipeError:
+        # Output piped into `head` and the like: the reader has all it wanted. Point stdout
+        # at /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
     except ConfigError as exc:
         print(f"helpdesk: configuration error: {exc}", file=sys.stderr)
         return 2
     except (UserError, *commands.KNOWN_ERRORS) as exc:
         print(f"helpdesk: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # Output piped into `head` and the like: the reader has all it wanted.
-        sys.stderr.close()
-        return 0

@@ -73,8 +73,8 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]])
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).on_conflict_do_nothing()
-    result = conn.execute(stmt, rows)
-    return result.rowcount if result.rowcount is not None else 0
+    # One execute per row: drivers do not all report rowcount for executemany.
+    return sum(max(conn.execute(stmt, row).rowcount, 0) for row in rows)
 
 
 def ensure_schema(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -16,6 +17,7 @@ class TeamMeta(SQLModel, table=True):
 
 class TeamTicket(SQLModel, table=True):
     __tablename__ = "team_ticket"
+    __table_args__ = (Index("ix_team_ticket_queue", "assignee", "status"),)
 
     number: int | None = Field(default=None, primary_key=True)
     subject: str = ""
@@ -23,6 +25,15 @@ class TeamTicket(SQLModel, table=True):
     status: str = "new"
     assignee: str | None = Field(default=None, index=True)
     created_at: datetime
+    # Added in schema 2.
+    priority: int = 1
+    category: str | None = None
+    tags: str = ""  # comma-separated, sorted
+    department: str | None = None
+    waiting_since: datetime | None = None  # oldest customer message not answered yet
+    sla_due: datetime | None = None  # set by the SLA clock; handle-next serves it first
+    lock_holder: str | None = None  # the reply lock: who may send now
+    lock_expires: datetime | None = None
 
 
 class MessageIndex(SQLModel, table=True):
@@ -35,4 +46,91 @@ class MessageIndex(SQLModel, table=True):
     registered_at: datetime
 
 
-TEAM_TABLES = [SQLModel.metadata.tables[name] for name in ("team_meta", "team_ticket", "message_index")]
+class TeamAgent(SQLModel, table=True):
+    __tablename__ = "team_agent"
+
+    email: str = Field(primary_key=True)
+    name: str = ""
+    role: str = "agent"
+    departments: str = ""  # comma-separated
+    away: bool = False
+    created_at: datetime
+
+
+class TeamNote(SQLModel, table=True):
+    """Internal notes: append-only, never shown to customers; the id is the outbox op's UUID."""
+
+    __tablename__ = "team_note"
+
+    id: str = Field(primary_key=True)
+    ticket: int = Field(foreign_key="team_ticket.number", index=True)
+    author: str
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class TeamEvent(SQLModel, table=True):
+    """The audit trail: every change, by whom, when. Caches pull it by `seq`."""
+
+    __tablename__ = "team_event"
+    __table_args__ = (Index("ix_team_event_ticket_field", "ticket", "field", "seq"),)
+
+    seq: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    ticket: int | None = Field(default=None, index=True)
+    actor: str
+    kind: str
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+    op_id: str | None = Field(default=None, unique=True)  # outbox operation: replays are no-ops
+    at: datetime  # when the agent acted (offline edits keep their own time)
+    recorded_at: datetime
+
+
+class TeamPresence(SQLModel, table=True):
+    __tablename__ = "team_presence"
+
+    ticket: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    agent: str = Field(primary_key=True)
+    kind: str = "viewing"
+    expires_at: datetime = Field(index=True)
+
+
+class TeamSkip(SQLModel, table=True):
+    __tablename__ = "team_skip"
+
+    agent: str = Field(primary_key=True)
+    ticket: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    until: datetime
+    reason: str = ""
+
+
+TEAM_TABLES = [
+    SQLModel.metadata.tables[name]
+    for name in (
+        "team_meta",
+        "team_ticket",
+        "message_index",
+        "team_agent",
+        "team_note",
+        "team_event",
+        "team_presence",
+        "team_skip",
+    )
+]
+SCHEMA_2_NEW_TABLES = ("team_agent", "team_note", "team_event", "team_presence", "team_skip")
+SCHEMA_2_TICKET_COLUMNS = (
+    "priority INTEGER NOT NULL DEFAULT 1",
+    "category VARCHAR",
+    "tags VARCHAR NOT NULL DEFAULT ''",
+    "department VARCHAR",
+    "waiting_since TIMESTAMP",
+    "sla_due TIMESTAMP",
+    "lock_holder VARCHAR",
+    "lock_expires TIMESTAMP",
+)

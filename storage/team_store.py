@@ -7,13 +7,20 @@ read-then-write in the client.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import secrets
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlmodel import SQLModel
 
+from helpdesk.core.team import EventKind
 from helpdesk.core.threading import ThreadFacts, ThreadReason, decide
 from helpdesk.storage.db import (
     Migration,
@@ -22,15 +29,41 @@ from helpdesk.storage.db import (
     insert_ignore,
     write_engine,
 )
-from helpdesk.storage.team_models import TEAM_TABLES, MessageIndex, TeamMeta, TeamTicket
+from helpdesk.storage.team_models import (
+    SCHEMA_2_NEW_TABLES,
+    SCHEMA_2_TICKET_COLUMNS,
+    TEAM_TABLES,
+    MessageIndex,
+    TeamEvent,
+    TeamMeta,
+    TeamTicket,
+)
 
 _meta = TeamMeta.__table__
 _ticket = TeamTicket.__table__
 _index = MessageIndex.__table__
+_event = TeamEvent.__table__
 
-MIGRATIONS: list[Migration] = []
 
-_REGISTER_LOCK = 0x6864_7265  # the advisory lock key of ticket registration ("hdre")
+def _schema_2(conn: Connection) -> None:
+    """Team state beside the registry: fields, agents, notes, events, presence, skips."""
+    for column in SCHEMA_2_TICKET_COLUMNS:
+        conn.execute(text(f"ALTER TABLE team_ticket ADD COLUMN {_column_ddl(conn, column)}"))
+    SQLModel.metadata.create_all(
+        conn, tables=[SQLModel.metadata.tables[name] for name in SCHEMA_2_NEW_TABLES]
+    )
+
+
+def _column_ddl(conn: Connection, column: str) -> str:
+    # The DDL is written for SQLite; PostgreSQL wants its own name for an aware timestamp.
+    if conn.dialect.name == "postgresql":
+        return column.replace("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+    return column
+
+
+MIGRATIONS: list[Migration] = [_schema_2]
+
+_WRITE_LOCK = 0x6864_7772  # the advisory lock key of team writes ("hdwr")
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
 
 
@@ -45,6 +78,7 @@ class Registration:
     subject: str
     customer_email: str
     date: datetime
+    outgoing: bool = False  # our own reply: the customer is no longer waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +90,19 @@ class Registered:
 
 @dataclass(frozen=True, slots=True)
 class TicketState:
+    """The team's state of one ticket, as caches mirror it."""
+
     number: int
     status: str
     assignee: str | None
+    priority: int = 1
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    department: str | None = None
+    waiting_since: datetime | None = None
+    sla_due: datetime | None = None
+    lock_holder: str | None = None
+    lock_expires: datetime | None = None
 
 
 class TeamStore:
@@ -66,11 +110,49 @@ class TeamStore:
         self.url = url
         self.engine: Engine = engine_for_url(url)
         self._writer = write_engine(self.engine)
+        self._thread_lock = threading.Lock()
+        database = self.engine.url.database
+        sqlite_file = self.engine.dialect.name == "sqlite" and database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._lock_path = f"{database}.writelock" if sqlite_file else None
         ensure_schema(self.engine, name="team", tables=TEAM_TABLES, migrations=MIGRATIONS)
         self._secret: bytes | None = None
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction. Team writes run one at a time, on PostgreSQL as on SQLite:
+        the event log's sequence then commits in order (a cache pulling `seq > n` never skips
+        an event committed late), and two batches can never deadlock on each other's rows.
+        """
+        with self._sqlite_turn(), self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            yield conn
+
+    @contextmanager
+    def _sqlite_turn(self) -> Iterator[None]:
+        """Wait for our turn to write a SQLite team store on a lock file.
+
+        SQLite's own busy handler polls with sleeps of up to 100 ms, which adds that much to a
+        claim whenever twenty agents press `n` at once; a blocking file lock hands the turn
+        over as soon as the writer before us commits.
+        """
+        if self._lock_path is None:
+            yield
+            return
+        with self._thread_lock:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing drops the lock
 
     @property
     def secret(self) -> bytes:
@@ -88,15 +170,11 @@ class TeamStore:
         with self.engine.connect() as conn:
             return _lookup(conn, message_ids)
 
-    def register(self, regs: Sequence[Registration]) -> list[Registered]:
+    def register(self, regs: Sequence[Registration], *, actor: str = "system") -> list[Registered]:
         """Thread and register a batch of new messages in one transaction, in order."""
         out: list[Registered] = []
-        with self._writer.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Registrations are short and rare next to reads: running them one at a time
-                # across the team (as SQLite's write lock does) rules out deadlocks between two
-                # batches that insert the same ids in different orders.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _REGISTER_LOCK})
+        arrivals: dict[int, list[tuple[datetime, bool]]] = {}  # ticket -> (date, outgoing)
+        with self.write() as conn:
             wanted = {r.message_id for r in regs}
             for r in regs:
                 wanted.update(r.reference_ids)
@@ -135,18 +213,24 @@ class TeamStore:
                             "created_at": r.date,
                         },
                     ).scalar_one()
-                row = {"message_id": r.message_id, "ticket": ticket, "registered_at": now}
-                if insert_ignore(conn, _index, [row]) == 0:
-                    # Another cache registered this id between our read and our write: its
-                    # answer wins, and the ticket we opened for it was never seen by anyone.
-                    if created:
-                        conn.execute(delete(_ticket).where(_ticket.c.number == ticket))
-                    winner = _lookup(conn, [r.message_id])[r.message_id]
-                    known[r.message_id] = winner
-                    out.append(Registered(winner, ThreadReason.KNOWN, False))
-                    continue
+                    add_event(
+                        conn,
+                        ticket=ticket,
+                        actor=actor,
+                        kind=EventKind.CREATED,
+                        new=r.message_id,
+                        at=r.date,
+                    )
+                # Writes are serialised (`write`), so the id read as unknown above is still
+                # unknown here: the first registration of an id always wins.
+                conn.execute(
+                    insert(_index),
+                    {"message_id": r.message_id, "ticket": ticket, "registered_at": now},
+                )
                 known[r.message_id] = ticket
+                arrivals.setdefault(ticket, []).append((r.date, r.outgoing))
                 out.append(Registered(ticket, decision.reason, created))
+            _update_waiting(conn, arrivals)
         return out
 
     def ticket_states(self, numbers: Iterable[int]) -> dict[int, TicketState]:
@@ -155,12 +239,10 @@ class TeamStore:
         with self.engine.connect() as conn:
             for i in range(0, len(nums), _CHUNK):
                 rows = conn.execute(
-                    select(_ticket.c.number, _ticket.c.status, _ticket.c.assignee).where(
-                        _ticket.c.number.in_(nums[i : i + _CHUNK])
-                    )
+                    select(_ticket).where(_ticket.c.number.in_(nums[i : i + _CHUNK]))
                 )
-                for number, status, assignee in rows:
-                    out[number] = TicketState(number, status, assignee)
+                for r in rows:
+                    out[r.number] = ticket_state(r)
         return out
 
     def counts(self) -> tuple[int, int]:
@@ -184,3 +266,82 @@ def _lookup(conn: Connection, message_ids: Iterable[str]) -> dict[str, int]:
         )
         out.update({mid: t for mid, t in rows})
     return out
+
+
+def add_event(
+    conn: Connection,
+    *,
+    ticket: int | None,
+    actor: str,
+    kind: EventKind,
+    at: datetime,
+    field: str | None = None,
+    old: str | None = None,
+    new: str | None = None,
+    op_id: str | None = None,
+) -> int:
+    return int(
+        conn.execute(
+            insert(_event).returning(_event.c.seq),
+            {
+                "ticket": ticket,
+                "actor": actor,
+                "kind": str(kind),
+                "field": field,
+                "old": old,
+                "new": new,
+                "op_id": op_id,
+                "at": at,
+                "recorded_at": datetime.now(UTC),
+            },
+        ).scalar_one()
+    )
+
+
+def _update_waiting(conn: Connection, arrivals: dict[int, list[tuple[datetime, bool]]]) -> None:
+    """Keep `waiting_since`: the oldest customer message that no reply of ours followed."""
+    if not arrivals:
+        return
+    nums = sorted(arrivals)
+    current: dict[int, datetime | None] = {}
+    for i in range(0, len(nums), _CHUNK):
+        rows = conn.execute(
+            select(_ticket.c.number, _ticket.c.waiting_since).where(
+                _ticket.c.number.in_(nums[i : i + _CHUNK])
+            )
+        )
+        current.update({n: _aware(w) for n, w in rows})
+    for number, msgs in arrivals.items():
+        waiting = current.get(number)
+        for date, outgoing in sorted(msgs, key=lambda m: _aware(m[0]) or m[0]):
+            if outgoing:
+                waiting = None
+            elif waiting is None:
+                waiting = date
+        if waiting != current.get(number):
+            conn.execute(
+                update(_ticket).where(_ticket.c.number == number).values(waiting_since=waiting)
+            )
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
+
+
+def ticket_state(r: Any) -> TicketState:
+    return TicketState(
+        number=r.number,
+        status=r.status,
+        assignee=r.assignee,
+        priority=r.priority,
+        category=r.category,
+        tags=tuple(t for t in r.tags.split(",") if t),
+        department=r.department,
+        waiting_since=_aware(r.waiting_since),
+        sla_due=_aware(r.sla_due),
+        lock_holder=r.lock_holder,
+        lock_expires=_aware(r.lock_expires),
+    )

@@ -172,6 +172,7 @@ class Ingestor:
             subject=msg.subject,
             customer_email=self._customer(msg).email,
             date=msg.date or inc.received_at or now,
+            outgoing=self._is_ours(msg.from_addr),
         )
 
 

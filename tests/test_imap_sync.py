@@ -39,7 +39,7 @@ name = "Jana Dvořáková"
 email = "jana@helpdesk.example"
 
 [team]
-store = "sqlite:///{tmp_path / "team.sqlite"}"
+store = "{store}"
 
 [cache]
 path = "{tmp_path / "cache.sqlite"}"

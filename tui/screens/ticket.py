@@ -62,6 +62,8 @@ class TicketScreen(Screen[None]):
     def on_mount(self) -> None:
         conv = self.query_one(Conversation)
         conv.focus()
-        # The newest message is what the agent came for.
-        self.call_after_refresh(conv.scroll_end, animate=False)
+        views = list(self.query(MessageView))
+        if views:
+            # The newest message is what the agent came for: show it from its first line.
+            self.call_after_refresh(conv.scroll_to_widget, views[-1], animate=False, top=True)
         self.query_one(StatusBar).where = f"Ticket #{self.detail.summary.number}"

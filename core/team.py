@@ -1,0 +1,102 @@
+"""Team state rules without I/O: roles and what each may do, the handle-next order, and how
+offline edits meet the team's state (DESIGN.md "Assignment and the lock table", "Offline").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    LEAD = "lead"
+    ADMIN = "admin"
+
+
+class Priority(IntEnum):
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    URGENT = 3
+
+
+class PresenceKind(StrEnum):
+    VIEWING = "viewing"
+    REPLYING = "replying"
+
+
+# Seconds; the app renews a lease well inside its time to live, so a killed client's lease
+# disappears on its own within the TTL.
+PRESENCE_HEARTBEAT = 20
+PRESENCE_TTL = 60
+SKIP_SECONDS = 15 * 60  # a skipped ticket is not offered to the same agent again for this long
+
+
+class EventKind(StrEnum):
+    CREATED = "created"
+    CLAIMED = "claimed"
+    RELEASED = "released"
+    ASSIGNED = "assigned"
+    STOLEN = "stolen"
+    FIELD = "field"  # a field of the ticket changed: field, old, new
+    FIELD_OVERRIDDEN = "field_overridden"  # an older offline edit lost to a newer one
+    NOTE = "note"
+    AGENT = "agent"  # an agent's role, departments or away flag changed
+
+
+# Fields of a ticket that agents edit; last writer wins per field.
+EDITABLE_FIELDS = frozenset({"status", "priority", "category", "tags", "department"})
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    email: str
+    name: str
+    role: Role = Role.AGENT
+    departments: tuple[str, ...] = ()
+    away: bool = False
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role in (Role.LEAD, Role.ADMIN)
+
+
+class Denied(Exception):
+    """The acting agent may not do this; the message says why, for the agent to read."""
+
+
+def check_claim(actor: Agent, assignee: str | None) -> None:
+    if assignee not in (None, actor.email):
+        raise Denied(f"held by {assignee}")
+
+
+def check_release(actor: Agent, assignee: str | None) -> None:
+    if assignee is not None and assignee != actor.email and not actor.is_lead:
+        raise Denied(f"only {assignee} or a lead can release it")
+
+
+def check_assign(actor: Agent, assignee: str | None, target: Agent) -> None:
+    """Agents hand over what is theirs or nobody's; leads move anything."""
+    if target.away:
+        raise Denied(f"{target.email} is away")
+    if actor.is_lead:
+        return
+    if assignee not in (None, actor.email):
+        raise Denied(f"held by {assignee}; only a lead can reassign it")
+
+
+def check_steal(actor: Agent) -> None:
+    if not actor.is_lead:
+        raise Denied("only a lead can take a ticket another agent holds")
+
+
+def check_set_agent(actor: Agent, target_email: str) -> None:
+    if actor.role is not Role.ADMIN and actor.email != target_email:
+        raise Denied("only an admin can change another agent")
+
+
+def edit_wins(edit_at: datetime, last_change_at: datetime | None) -> bool:
+    """Last writer wins per field, by the time the agent made the edit (not when it arrived)."""
+    return last_change_at is None or edit_at >= last_change_at

@@ -1,0 +1,720 @@
+"""The lock table and team edits: claim, release, assign, steal, handle next, notes, fields,
+presence and agents, each one short write transaction in the team store with its audit event.
+
+Every change accepts the UUID of the outbox operation that asked for it: a replay of an
+operation already applied finds its event and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, exists, func, insert, or_, select, update
+
+from helpdesk.core.team import (
+    EDITABLE_FIELDS,
+    PRESENCE_TTL,
+    SKIP_SECONDS,
+    Agent,
+    Denied,
+    EventKind,
+    PresenceKind,
+    Role,
+    check_assign,
+    check_claim,
+    check_release,
+    check_set_agent,
+    check_steal,
+    edit_wins,
+)
+from helpdesk.core.tickets import CLOSED_STATUSES
+from helpdesk.storage.db import insert_ignore
+from helpdesk.storage.team_models import (
+    TeamAgent,
+    TeamEvent,
+    TeamNote,
+    TeamPresence,
+    TeamSkip,
+    TeamTicket,
+)
+from helpdesk.storage.team_store import TeamStore, TicketState, add_event, ticket_state
+
+_ticket = TeamTicket.__table__
+_agent = TeamAgent.__table__
+_note = TeamNote.__table__
+_event = TeamEvent.__table__
+_presence = TeamPresence.__table__
+_skip = TeamSkip.__table__
+
+_CLOSED = [str(s) for s in CLOSED_STATUSES]
+
+# Handle-next orders by these keys, in the configured order.
+NEXT_ORDER_KEYS = ("sla", "priority", "oldest")
+DEFAULT_NEXT_ORDER = ("sla", "priority", "oldest")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an action did. `ok` False: nothing changed, `message` says why (shown to the agent)."""
+
+    ok: bool
+    ticket: int | None = None
+    message: str = ""
+    holder: str | None = None  # who holds the ticket now
+    replayed: bool = False  # this operation had been applied before
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    ticket: int | None
+    actor: str
+    kind: str
+    field: str | None
+    old: str | None
+    new: str | None
+    op_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    id: str
+    ticket: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    ticket: int
+    agent: str
+    kind: PresenceKind
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoad:
+    agent: Agent
+    holding: int  # open tickets assigned
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
+
+
+def _agent_of(r: Any) -> Agent:
+    return Agent(
+        email=r.email,
+        name=r.name,
+        role=Role(r.role),
+        departments=tuple(d for d in r.departments.split(",") if d),
+        away=bool(r.away),
+    )
+
+
+def _replayed(conn: Connection, op_id: str | None) -> Any:
+    if op_id is None:
+        return None
+    return conn.execute(select(_event).where(_event.c.op_id == op_id)).first()
+
+
+def _load_agent(conn: Connection, email: str) -> Agent | None:
+    row = conn.execute(select(_agent).where(_agent.c.email == email)).first()
+    return _agent_of(row) if row else None
+
+
+def _actor(conn: Connection, email: str) -> Agent:
+    agent = _load_agent(conn, email)
+    if agent is None:
+        raise Denied(f"{email} is not an agent of this team (start the app once to join)")
+    return agent
+
+
+def _ticket_row(conn: Connection, number: int) -> Any:
+    row = conn.execute(select(_ticket).where(_ticket.c.number == number)).first()
+    if row is None:
+        raise Denied(f"no ticket #{number}")
+    return row
+
+
+class LockTable:
+    def __init__(self, store: TeamStore) -> None:
+        self.store = store
+
+    # -- agents ------------------------------------------------------------------------------
+
+    def join(self, email: str, name: str) -> Agent:
+        """Register an agent on first contact; the team's first agent becomes its admin."""
+        with self.store.write() as conn:
+            found = _load_agent(conn, email)
+            if found is not None:
+                if name and found.name != name:
+                    conn.execute(update(_agent).where(_agent.c.email == email).values(name=name))
+                    found = Agent(found.email, name, found.role, found.departments, found.away)
+                return found
+            first = conn.execute(select(func.count()).select_from(_agent)).scalar_one() == 0
+            role = Role.ADMIN if first else Role.AGENT
+            conn.execute(
+                insert(_agent),
+                {
+                    "email": email,
+                    "name": name,
+                    "role": str(role),
+                    "departments": "",
+                    "away": False,
+                    "created_at": _now(),
+                },
+            )
+            add_event(
+                conn,
+                ticket=None,
+                actor=email,
+                kind=EventKind.AGENT,
+                field="role",
+                new=str(role),
+                at=_now(),
+            )
+            return Agent(email, name, role)
+
+    def agent(self, email: str) -> Agent | None:
+        with self.store.engine.connect() as conn:
+            return _load_agent(conn, email)
+
+    def agents(self) -> list[AgentLoad]:
+        held = (
+            select(_ticket.c.assignee, func.count().label("n"))
+            .where(_ticket.c.assignee.is_not(None), _ticket.c.status.not_in(_CLOSED))
+            .group_by(_ticket.c.assignee)
+            .subquery()
+        )
+        stmt = (
+            select(_agent, func.coalesce(held.c.n, 0))
+            .outerjoin(held, held.c.assignee == _agent.c.email)
+            .order_by(_agent.c.email)
+        )
+        with self.store.engine.connect() as conn:
+            return [AgentLoad(_agent_of(r), int(r[-1])) for r in conn.execute(stmt)]
+
+    def set_agent(
+        self,
+        actor: str,
+        email: str,
+        *,
+        role: Role | None = None,
+        departments: Sequence[str] | None = None,
+        away: bool | None = None,
+        op_id: str | None = None,
+        at: datetime | None = None,
+    ) -> Outcome:
+        at = at or _now()
+        try:
+            with self.store.write() as conn:
+                if _replayed(conn, op_id):
+                    return Outcome(True, replayed=True)
+                who = _actor(conn, actor)
+                check_set_agent(who, email)
+                if role is not None and who.role is not Role.ADMIN:
+                    raise Denied("only an admin can change roles")
+                target = _actor(conn, email)
+                changes: dict[str, Any] = {}
+                if role is not None and role != target.role:
+                    changes["role"] = (str(target.role), str(role))
+                if departments is not None and tuple(departments) != target.departments:
+                    changes["departments"] = (",".join(target.departments), ",".join(departments))
+                if away is not None and away != target.away:
+                    changes["away"] = (str(target.away).lower(), str(away).lower())
+                values = {
+                    "role": str(role) if role is not None else str(target.role),
+                    "departments": ",".join(departments)
+                    if departments is not None
+                    else ",".join(target.departments),
+                    "away": away if away is not None else target.away,
+                }
+                conn.execute(update(_agent).where(_agent.c.email == email).values(**values))
+                for i, (field, (old, new)) in enumerate(sorted(changes.items())):
+                    add_event(
+                        conn,
+                        ticket=None,
+                        actor=actor,
+                        kind=EventKind.AGENT,
+                        field=field,
+                        old=f"{email}:{old}",
+                        new=f"{email}:{new}",
+                        op_id=op_id if i == 0 else None,
+                        at=at,
+                    )
+                return Outcome(True)
+        except Denied as why:
+            return Outcome(False, message=str(why))
+
+    # -- claims ------------------------------------------------------------------------------
+
+    def claim(
+        self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
+    ) -> Outcome:
+        """Take a ticket nobody holds: one conditional write, so two agents never both win."""
+        at = at or _now()
+        with self.store.write() as conn:
+            if _replayed(conn, op_id):
+                return Outcome(True, number, holder=actor, replayed=True)
+            try:
+                who = _actor(conn, actor)
+                row = _ticket_row(conn, number)
+                check_claim(who, row.assignee)
+            except Denied as why:
+                holder = conn.execute(
+                    select(_ticket.c.assignee).where(_ticket.c.number == number)
+                ).scalar()
+                return Outcome(False, number, str(why), holder=holder)
+            won = conn.execute(
+                update(_ticket)
+                .where(
+                    _ticket.c.number == number,
+                    or_(_ticket.c.assignee.is_(None), _ticket.c.assignee == actor),
+                )
+                .values(assignee=actor)
+                .returning(_ticket.c.number)
+            ).first()
+            if won is None:  # cannot happen inside the serialised write; kept as the rule itself
+                return Outcome(False, number, "held by another agent")
+            if row.assignee != actor:
+                add_event(
+                    conn,
+                    ticket=number,
+                    actor=actor,
+                    kind=EventKind.CLAIMED,
+                    new=actor,
+                    op_id=op_id,
+                    at=at,
+                )
+            return Outcome(True, number, holder=actor)
+
+    def release(
+        self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
+    ) -> Outcome:
+        at = at or _now()
+        with self.store.write() as conn:
+            if _replayed(conn, op_id):
+                return Outcome(True, number, replayed=True)
+            try:
+                who = _actor(conn, actor)
+                row = _ticket_row(conn, number)
+                check_release(who, row.assignee)
+            except Denied as why:
+                return Outcome(False, number, str(why))
+            if row.assignee is None:
+                return Outcome(True, number)
+            conn.execute(
+                update(_ticket)
+                .where(_ticket.c.number == number)
+                .values(assignee=None, lock_holder=None, lock_expires=None)
+            )
+            add_event(
+                conn,
+                ticket=number,
+                actor=actor,
+                kind=EventKind.RELEASED,
+                old=row.assignee,
+                op_id=op_id,
+                at=at,
+            )
+            return Outcome(True, number)
+
+    def assign(
+        self,
+        actor: str,
+        number: int,
+        target: str,
+        *,
+        op_id: str | None = None,
+        at: datetime | None = None,
+    ) -> Outcome:
+        at = at or _now()
+        with self.store.write() as conn:
+            if _replayed(conn, op_id):
+                return Outcome(True, number, holder=target, replayed=True)
+            try:
+                who = _actor(conn, actor)
+                to = _actor(conn, target)
+                row = _ticket_row(conn, number)
+                check_assign(who, row.assignee, to)
+            except Denied as why:
+                holder = conn.execute(
+                    select(_ticket.c.assignee).where(_ticket.c.number == number)
+                ).scalar()
+                return Outcome(False, number, str(why), holder=holder)
+            self._move(conn, number, row.assignee, target, actor, EventKind.ASSIGNED, op_id, at)
+            return Outcome(True, number, holder=target)
+
+    def steal(
+        self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
+    ) -> Outcome:
+        at = at or _now()
+        with self.store.write() as conn:
+            if _replayed(conn, op_id):
+                return Outcome(True, number, holder=actor, replayed=True)
+            try:
+                who = _actor(conn, actor)
+                check_steal(who)
+                row = _ticket_row(conn, number)
+            except Denied as why:
+                return Outcome(False, number, str(why))
+            self._move(conn, number, row.assignee, actor, actor, EventKind.STOLEN, op_id, at)
+            return Outcome(True, number, holder=actor)
+
+    @staticmethod
+    def _move(
+        conn: Connection,
+        number: int,
+        old: str | None,
+        new: str,
+        actor: str,
+        kind: EventKind,
+        op_id: str | None,
+        at: datetime,
+    ) -> None:
+        # The reply lock belongs to the holder: a new holder starts without the old one's.
+        conn.execute(
+            update(_ticket)
+            .where(_ticket.c.number == number)
+            .values(assignee=new, lock_holder=None, lock_expires=None)
+        )
+        add_event(conn, ticket=number, actor=actor, kind=kind, old=old, new=new, op_id=op_id, at=at)
+
+    def reassign_all(
+        self,
+        actor: str,
+        from_agent: str,
+        to_agent: str,
+        *,
+        numbers: Sequence[int] | None = None,
+        mark_away: bool = True,
+        op_id: str | None = None,
+        at: datetime | None = None,
+    ) -> Outcome:
+        """Hand over the open tickets of an agent (all, or the given ones), e.g. for a holiday."""
+        at = at or _now()
+        with self.store.write() as conn:
+            if _replayed(conn, op_id):
+                return Outcome(True, replayed=True)
+            try:
+                who = _actor(conn, actor)
+                to = _actor(conn, to_agent)
+                _actor(conn, from_agent)
+                if not who.is_lead and actor != from_agent:
+                    raise Denied("only a lead can hand over another agent's tickets")
+                if to.away:
+                    raise Denied(f"{to_agent} is away")
+            except Denied as why:
+                return Outcome(False, message=str(why))
+            stmt = select(_ticket.c.number).where(
+                _ticket.c.assignee == from_agent, _ticket.c.status.not_in(_CLOSED)
+            )
+            if numbers is not None:
+                stmt = stmt.where(_ticket.c.number.in_(list(numbers)))
+            moved = sorted(conn.execute(stmt).scalars())
+            first_op = op_id
+            for number in moved:
+                self._move(
+                    conn, number, from_agent, to_agent, actor, EventKind.ASSIGNED, first_op, at
+                )
+                first_op = None
+            if mark_away:
+                conn.execute(update(_agent).where(_agent.c.email == from_agent).values(away=True))
+                add_event(
+                    conn,
+                    ticket=None,
+                    actor=actor,
+                    kind=EventKind.AGENT,
+                    field="away",
+                    old=f"{from_agent}:false",
+                    new=f"{from_agent}:true",
+                    op_id=first_op,
+                    at=at,
+                )
+            return Outcome(True, message=f"{len(moved)} tickets moved to {to_agent}")
+
+    # -- handle next -------------------------------------------------------------------------
+
+    def handle_next(
+        self,
+        actor: str,
+        *,
+        order: Sequence[str] = DEFAULT_NEXT_ORDER,
+        departments_only: bool = False,
+        op_id: str | None = None,
+    ) -> Outcome:
+        """Pick the best waiting ticket and claim it, in one statement."""
+        now = _now()
+        t = _ticket
+        with self.store.write() as conn:
+            if (done := _replayed(conn, op_id)) is not None:
+                return Outcome(True, done.ticket, holder=actor, replayed=True)
+            try:
+                who = _actor(conn, actor)
+            except Denied as why:
+                return Outcome(False, message=str(why))
+            others_here = exists().where(
+                _presence.c.ticket == t.c.number,
+                _presence.c.agent != actor,
+                _presence.c.expires_at > now,
+            )
+            skipped = exists().where(
+                _skip.c.ticket == t.c.number, _skip.c.agent == actor, _skip.c.until > now
+            )
+            cand = select(t.c.number).where(
+                t.c.assignee.is_(None), t.c.status.not_in(_CLOSED), ~others_here, ~skipped
+            )
+            if departments_only and who.departments:
+                cand = cand.where(
+                    or_(t.c.department.is_(None), t.c.department.in_(who.departments))
+                )
+            cand = cand.order_by(*_next_order(order), t.c.number).limit(1)
+            if conn.dialect.name == "postgresql":
+                cand = cand.with_for_update(skip_locked=True)
+            won = conn.execute(
+                update(t)
+                .where(t.c.number == cand.scalar_subquery(), t.c.assignee.is_(None))
+                .values(assignee=actor)
+                .returning(t.c.number)
+            ).first()
+            if won is None:
+                return Outcome(False, message="nothing is waiting")
+            add_event(
+                conn,
+                ticket=won[0],
+                actor=actor,
+                kind=EventKind.CLAIMED,
+                new=actor,
+                op_id=op_id,
+                at=now,
+            )
+            return Outcome(True, won[0], holder=actor)
+
+    def skip(
+        self, actor: str, number: int, reason: str = "", *, seconds: int = SKIP_SECONDS
+    ) -> Outcome:
+        """Not now: the ticket is not offered to this agent again for a while (and released)."""
+        until = _now() + timedelta(seconds=seconds)
+        with self.store.write() as conn:
+            row = conn.execute(select(_ticket.c.assignee).where(_ticket.c.number == number)).first()
+            if row is None:
+                return Outcome(False, number, f"no ticket #{number}")
+            conn.execute(_skip.delete().where(_skip.c.agent == actor, _skip.c.ticket == number))
+            conn.execute(
+                insert(_skip),
+                {"agent": actor, "ticket": number, "until": until, "reason": reason[:200]},
+            )
+            if row.assignee == actor:
+                conn.execute(
+                    update(_ticket).where(_ticket.c.number == number).values(assignee=None)
+                )
+                add_event(
+                    conn,
+                    ticket=number,
+                    actor=actor,
+                    kind=EventKind.RELEASED,
+                    old=actor,
+                    new=f"skipped: {reason}" if reason else "skipped",
+                    at=_now(),
+                )
+            return Outcome(True, number)
+
+    # -- notes and fields --------------------------------------------------------------------
+
+    def add_note(
+        self, actor: str, number: int, body: str, *, note_id: str, at: datetime | None = None
+    ) -> Outcome:
+        """Append an internal note. Notes never conflict: the id makes a replay a no-op."""
+        at = at or _now()
+        with self.store.write() as conn:
+            try:
+                _actor(conn, actor)
+                _ticket_row(conn, number)
+            except Denied as why:
+                return Outcome(False, number, str(why))
+            row = {"id": note_id, "ticket": number, "author": actor, "body": body, "created_at": at}
+            if insert_ignore(conn, _note, [row]) == 0:
+                return Outcome(True, number, replayed=True)
+            add_event(
+                conn,
+                ticket=number,
+                actor=actor,
+                kind=EventKind.NOTE,
+                new=note_id,
+                op_id=note_id,
+                at=at,
+            )
+            return Outcome(True, number)
+
+    def set_field(
+        self,
+        actor: str,
+        number: int,
+        field: str,
+        value: str | None,
+        *,
+        op_id: str | None = None,
+        at: datetime | None = None,
+    ) -> Outcome:
+        """Edit one field; the later edit wins (by when it was made), both stay in the log."""
+        if field not in EDITABLE_FIELDS:
+            return Outcome(False, number, f"{field} is not an editable field")
+        at = at or _now()
+        with self.store.write() as conn:
+            if _replayed(conn, op_id):
+                return Outcome(True, number, replayed=True)
+            try:
+                _actor(conn, actor)
+                row = _ticket_row(conn, number)
+            except Denied as why:
+                return Outcome(False, number, str(why))
+            old = row._mapping[field]
+            old_text = None if old is None else str(old)
+            last = conn.execute(
+                select(func.max(_event.c.at)).where(
+                    _event.c.ticket == number,
+                    _event.c.field == field,
+                    _event.c.kind == str(EventKind.FIELD),
+                )
+            ).scalar()
+            if not edit_wins(at, _aware(last)):
+                add_event(
+                    conn,
+                    ticket=number,
+                    actor=actor,
+                    kind=EventKind.FIELD_OVERRIDDEN,
+                    field=field,
+                    old=old_text,
+                    new=value,
+                    op_id=op_id,
+                    at=at,
+                )
+                return Outcome(
+                    False, number, f"{field} was changed later by someone else; kept {old_text!r}"
+                )
+            stored: Any = int(value) if field == "priority" and value is not None else value
+            conn.execute(update(_ticket).where(_ticket.c.number == number).values({field: stored}))
+            add_event(
+                conn,
+                ticket=number,
+                actor=actor,
+                kind=EventKind.FIELD,
+                field=field,
+                old=old_text,
+                new=value,
+                op_id=op_id,
+                at=at,
+            )
+            return Outcome(True, number)
+
+    # -- presence ----------------------------------------------------------------------------
+
+    def heartbeat(
+        self,
+        actor: str,
+        number: int,
+        kind: PresenceKind = PresenceKind.VIEWING,
+        *,
+        ttl: int = PRESENCE_TTL,
+    ) -> None:
+        expires = _now() + timedelta(seconds=ttl)
+        with self.store.write() as conn:
+            conn.execute(
+                _presence.delete().where(_presence.c.ticket == number, _presence.c.agent == actor)
+            )
+            conn.execute(
+                insert(_presence),
+                {"ticket": number, "agent": actor, "kind": str(kind), "expires_at": expires},
+            )
+
+    def leave(self, actor: str, number: int) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                _presence.delete().where(_presence.c.ticket == number, _presence.c.agent == actor)
+            )
+
+    def presence(self) -> list[Presence]:
+        now = _now()
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(_presence).where(_presence.c.expires_at > now).order_by(_presence.c.ticket)
+            )
+            return [
+                Presence(r.ticket, r.agent, PresenceKind(r.kind), _aware(r.expires_at) or now)
+                for r in rows
+            ]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def events_since(self, seq: int, limit: int = 1000) -> list[Event]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(_event).where(_event.c.seq > seq).order_by(_event.c.seq).limit(limit)
+            )
+            return [
+                Event(
+                    r.seq,
+                    r.ticket,
+                    r.actor,
+                    r.kind,
+                    r.field,
+                    r.old,
+                    r.new,
+                    r.op_id,
+                    _aware(r.at) or _now(),
+                )
+                for r in rows
+            ]
+
+    def last_seq(self) -> int:
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(_event.c.seq), 0))).scalar_one())
+
+    def notes(self, ticket: int | None = None, ids: Sequence[str] | None = None) -> list[Note]:
+        stmt = select(_note).order_by(_note.c.created_at, _note.c.id)
+        if ticket is not None:
+            stmt = stmt.where(_note.c.ticket == ticket)
+        if ids is not None:
+            stmt = stmt.where(_note.c.id.in_(list(ids)))
+        with self.store.engine.connect() as conn:
+            return [
+                Note(r.id, r.ticket, r.author, r.body, _aware(r.created_at) or _now())
+                for r in conn.execute(stmt)
+            ]
+
+    def state(self, number: int) -> TicketState | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(_ticket).where(_ticket.c.number == number)).first()
+            return ticket_state(row) if row else None
+
+
+def _next_order(order: Sequence[str]) -> list[Any]:
+    t = _ticket
+    cols: list[Any] = []
+    for key in order:
+        if key == "sla":
+            cols += [t.c.sla_due.is_(None), t.c.sla_due]
+        elif key == "priority":
+            cols.append(t.c.priority.desc())
+        elif key == "oldest":
+            cols += [t.c.waiting_since.is_(None), t.c.waiting_since]
+        else:
+            raise ValueError(
+                f"unknown handle-next order key {key!r}; known: {', '.join(NEXT_ORDER_KEYS)}"
+            )
+    return cols
+
+
+__all__ = ["AgentLoad", "Denied", "Event", "LockTable", "Note", "Outcome", "Presence"]

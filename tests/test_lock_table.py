@@ -1,0 +1,219 @@
+"""The lock table on SQLite and on a real PostgreSQL: claims, permissions, handle next,
+notes, last-writer-wins fields, presence, idempotent replays and the schema migration."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from helpdesk.core.team import PresenceKind, Role
+from helpdesk.storage.lock_table import LockTable
+from helpdesk.storage.team_store import Registration, TeamStore
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+ADMIN, JANA, PETR, LEAD = "admin@h.example", "jana@h.example", "petr@h.example", "lead@h.example"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'team.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def tickets(store: TeamStore, n: int, start: datetime = T0) -> list[int]:
+    regs = [
+        Registration(
+            f"t{i}@c.example",
+            [],
+            [],
+            None,
+            f"ticket {i}",
+            f"c{i}@c.example",
+            start + timedelta(minutes=i),
+        )
+        for i in range(n)
+    ]
+    return [r.ticket for r in store.register(regs)]
+
+
+@pytest.fixture
+def team(store_url: str) -> LockTable:
+    lt = LockTable(TeamStore(store_url))
+    assert lt.join(ADMIN, "Admin").role is Role.ADMIN  # the first agent runs the team
+    for email in (JANA, PETR, LEAD):
+        assert lt.join(email, email.split("@")[0]).role is Role.AGENT
+    assert lt.set_agent(ADMIN, LEAD, role=Role.LEAD).ok
+    return lt
+
+
+def test_claim_is_exclusive_and_replay_is_a_no_op(team: LockTable) -> None:
+    (n,) = tickets(team.store, 1)
+    op = str(uuid.uuid4())
+    assert team.claim(JANA, n, op_id=op).ok
+    lost = team.claim(PETR, n)
+    assert not lost.ok and lost.holder == JANA and JANA in lost.message
+    again = team.claim(JANA, n, op_id=op)
+    assert again.ok and again.replayed
+    assert [e.kind for e in team.events_since(0) if e.ticket == n] == ["created", "claimed"]
+
+
+def test_release_assign_steal_follow_roles(team: LockTable) -> None:
+    a, b = tickets(team.store, 2)
+    assert team.claim(JANA, a).ok
+    assert not team.release(PETR, a).ok  # not theirs
+    assert not team.assign(PETR, a, PETR).ok  # agents cannot take others' tickets
+    assert not team.steal(PETR, a).ok
+    assert team.assign(JANA, a, PETR).ok  # hand over one's own
+    assert team.state(a).assignee == PETR  # type: ignore[union-attr]
+    stolen = team.steal(LEAD, a)
+    assert stolen.ok and team.state(a).assignee == LEAD  # type: ignore[union-attr]
+    assert team.release(LEAD, a).ok and team.state(a).assignee is None  # type: ignore[union-attr]
+    assert team.claim(PETR, b).ok and team.release(LEAD, b).ok  # leads may release anything
+    kinds = [(e.kind, e.actor, e.old, e.new) for e in team.events_since(0) if e.ticket == a]
+    assert ("assigned", JANA, JANA, PETR) in kinds and ("stolen", LEAD, PETR, LEAD) in kinds
+
+
+def test_bulk_reassign_marks_away(team: LockTable) -> None:
+    nums = tickets(team.store, 4)
+    for n in nums[:3]:
+        assert team.claim(JANA, n).ok
+    assert not team.reassign_all(PETR, JANA, PETR).ok  # only leads move others' work
+    done = team.reassign_all(LEAD, JANA, PETR)
+    assert done.ok and "3 tickets" in done.message
+    assert all(team.state(n).assignee == PETR for n in nums[:3])  # type: ignore[union-attr]
+    assert team.agent(JANA).away  # type: ignore[union-attr]
+    assert not team.assign(LEAD, nums[3], JANA).ok  # nobody is given work while away
+    loads = {a.agent.email: a.holding for a in team.agents()}
+    assert loads[PETR] == 3 and loads[JANA] == 0
+
+
+def test_handle_next_order_presence_and_skip(team: LockTable) -> None:
+    old, urgent, newer, viewed = tickets(team.store, 4)
+    assert team.set_field(LEAD, urgent, "priority", "3").ok
+    team.heartbeat(PETR, viewed)  # Petr is looking at it: not offered to others
+    assert team.handle_next(JANA).ticket == urgent  # priority first
+    assert team.handle_next(JANA).ticket == old  # then the longest waiting
+    assert team.skip(JANA, old, "needs the warehouse").ok  # skipping gives it back
+    assert team.state(old).assignee is None  # type: ignore[union-attr]
+    assert team.handle_next(JANA).ticket == newer  # the skipped one is not offered again
+    assert not team.handle_next(JANA).ok  # `viewed` is being viewed, `old` was skipped
+    assert team.handle_next(PETR).ticket == old  # others still get the skipped ticket
+    assert team.handle_next(PETR).ticket == viewed  # one's own presence does not hide it
+
+
+def test_notes_are_append_only_and_idempotent(team: LockTable) -> None:
+    (n,) = tickets(team.store, 1)
+    nid = str(uuid.uuid4())
+    assert team.add_note(JANA, n, "Zákazník volal, chce vrátit peníze.", note_id=nid).ok
+    assert team.add_note(JANA, n, "Zákazník volal, chce vrátit peníze.", note_id=nid).replayed
+    assert team.add_note(PETR, n, "OK, vyřídím.", note_id=str(uuid.uuid4())).ok
+    assert [(x.author, x.body) for x in team.notes(n)] == [
+        (JANA, "Zákazník volal, chce vrátit peníze."),
+        (PETR, "OK, vyřídím."),
+    ]
+
+
+def test_fields_last_writer_wins_with_both_in_the_log(team: LockTable) -> None:
+    (n,) = tickets(team.store, 1)
+    now = datetime.now(UTC)
+    assert team.set_field(PETR, n, "category", "Orders", at=now).ok
+    # An edit made earlier, offline, arrives later: it loses, and the log keeps it.
+    late = team.set_field(
+        JANA, n, "category", "Complaints", at=now - timedelta(hours=1), op_id=str(uuid.uuid4())
+    )
+    assert not late.ok and "Orders" in late.message
+    assert team.state(n).category == "Orders"  # type: ignore[union-attr]
+    fields = [(e.kind, e.actor, e.new) for e in team.events_since(0) if e.field == "category"]
+    assert fields == [("field", PETR, "Orders"), ("field_overridden", JANA, "Complaints")]
+    assert team.set_field(JANA, n, "category", "Complaints", at=now + timedelta(seconds=1)).ok
+    assert team.state(n).category == "Complaints"  # type: ignore[union-attr]
+    assert not team.set_field(JANA, n, "assignee", PETR).ok  # not an editable field
+
+
+def test_presence_expires_on_its_own(team: LockTable) -> None:
+    (n,) = tickets(team.store, 1)
+    team.heartbeat(JANA, n, PresenceKind.REPLYING, ttl=1)
+    assert [(p.agent, p.kind) for p in team.presence()] == [(JANA, PresenceKind.REPLYING)]
+    time.sleep(1.3)
+    assert team.presence() == []  # a killed client leaves no stale "replying"
+
+
+def _next_worker(url: str, agent: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    lt = LockTable(TeamStore(url))
+    lt.join(agent, agent)
+    got = []
+    while True:
+        res = lt.handle_next(agent)
+        if not res.ok:
+            break
+        got.append(res.ticket)
+    out.put(got)
+
+
+def test_twenty_processes_handle_next_claim_each_ticket_once(
+    team: LockTable, store_url: str
+) -> None:
+    n = 1000
+    tickets(team.store, n)
+    team.store.engine.dispose()  # children must not share the parent's connections
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(target=_next_worker, args=(store_url, f"a{i}@h.example", out))
+        for i in range(20)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=240) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    claimed = Counter(t for r in results for t in r)
+    assert len(claimed) == n and set(claimed.values()) == {1}
+    assert sum(1 for r in results if r) > 1  # the work was really shared
+
+
+def test_migration_from_schema_1(store_url: str) -> None:
+    engine = create_engine(store_url)
+    ts = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
+    serial = "SERIAL" if engine.dialect.name == "postgresql" else "INTEGER"
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE team_schema_version (version INTEGER NOT NULL)"))
+        conn.execute(text("INSERT INTO team_schema_version VALUES (1)"))
+        conn.execute(
+            text("CREATE TABLE team_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        )
+        conn.execute(
+            text(
+                f"CREATE TABLE team_ticket (number {serial} PRIMARY KEY, subject VARCHAR NOT NULL, "
+                f"customer_email VARCHAR NOT NULL, status VARCHAR NOT NULL, assignee VARCHAR, created_at {ts} NOT NULL)"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TABLE message_index (message_id VARCHAR PRIMARY KEY, "
+                f"ticket INTEGER NOT NULL REFERENCES team_ticket(number), registered_at {ts} NOT NULL)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO team_ticket (subject, customer_email, status, created_at) VALUES ('old', 'c@x', 'open', :t)"
+            ),
+            {"t": T0},
+        )
+    engine.dispose()
+    lt = LockTable(TeamStore(store_url))
+    with lt.store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version FROM team_schema_version")).scalar_one() == 2
+    state = lt.state(1)
+    assert state is not None and state.priority == 1 and state.tags == () and state.status == "open"
+    lt.join(JANA, "Jana")
+    assert lt.claim(JANA, 1).ok and lt.add_note(JANA, 1, "po migraci", note_id="n1").ok

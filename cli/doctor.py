@@ -32,6 +32,10 @@ def doctor(settings: Settings, say: Callable[[str], None]) -> list[str]:
             f"cache {cache.path}: {c['tickets']} tickets, {c['messages']} messages, "
             f"{c['malformed']} marked malformed"
         )
+        if c["unfetched"]:
+            bad(
+                f"cache: {c['unfetched']} messages the server refused to deliver are stored as placeholders"
+            )
         if c["raw"] != c["messages"]:
             bad(f"cache: {c['messages'] - c['raw']} messages without their raw copy")
     except Exception as exc:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from .html_text import html_to_text
+from .identity import dedupe_key
 from .mail_headers import (
     DEFAULT_FALLBACK_CHARSET,
     b64decode_lenient,
@@ -689,6 +690,7 @@ def _body_charset(root: Message) -> str | None:
 
 def _parse(raw: bytes, fallback: str) -> ParsedMessage:
     content_hash = hashlib.sha256(raw).hexdigest()
+    same_message = dedupe_key(raw)
     defects = _Defects()
     root = _parse_tree(raw, defects)
     headers = _headers(root)
@@ -700,7 +702,9 @@ def _parse(raw: bytes, fallback: str) -> ParsedMessage:
     )
     sink: list[str] = []
 
-    message_id, synthesised = _message_id(headers, content_hash, defects)
+    # A made-up id must be the same for two deliveries of one message, so it comes from the
+    # dedupe key (trace headers left out), not from the raw bytes.
+    message_id, synthesised = _message_id(headers, same_message, defects)
     subjects = headers.get("subject", [])
     subject = decode_header_text(subjects[0], sink, header_fallback) if subjects else ""
     from_values = headers.get("from", [])
@@ -729,6 +733,7 @@ def _parse(raw: bytes, fallback: str) -> ParsedMessage:
         attachments=walk.attachments,
         auto=_auto_kind(headers, sender, walk),
         content_hash=content_hash,
+        dedupe_key=same_message,
         size=len(raw),
         message_id_synthesised=synthesised,
     )
@@ -759,6 +764,7 @@ def _scan_headers(raw: bytes) -> dict[str, list[str]]:
 
 def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
     content_hash = hashlib.sha256(raw).hexdigest()
+    same_message = dedupe_key(raw)
     error = safe_text(f"{type(exc).__name__}: {exc}")[:500]
     subject = ""
     sender: Address | None = None
@@ -773,10 +779,11 @@ def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
     except Exception:  # the scan is best effort; the hash and the error are what count
         pass
     return ParsedMessage(
-        message_id=message_id or _synthetic_id(content_hash),
+        message_id=message_id or _synthetic_id(same_message),
         subject=subject,
         from_addr=sender,
         content_hash=content_hash,
+        dedupe_key=same_message,
         size=len(raw),
         message_id_synthesised=not message_id,
         defects=["the message could not be parsed; only the raw message is kept"],
@@ -801,11 +808,13 @@ def parse_message(raw: bytes, *, fallback_charset: str = DEFAULT_FALLBACK_CHARSE
         try:
             return _fallback(data, exc)
         except Exception:
+            content_hash = hashlib.sha256(data).hexdigest()
             return ParsedMessage(
-                message_id=_synthetic_id(hashlib.sha256(data).hexdigest()),
+                message_id=_synthetic_id(content_hash),
                 subject="",
                 from_addr=None,
-                content_hash=hashlib.sha256(data).hexdigest(),
+                content_hash=content_hash,
+                dedupe_key=content_hash,
                 size=len(data),
                 message_id_synthesised=True,
                 parse_error=safe_text(f"{type(exc).__name__}: {exc}")[:500],

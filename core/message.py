@@ -59,6 +59,7 @@ class ParsedMessage:
     attachments: list[AttachmentInfo] = field(default_factory=list)
     auto: AutoKind = AutoKind.NONE
     content_hash: str = ""  # sha256 hex of the raw bytes
+    dedupe_key: str = ""  # equal for two deliveries of one message (core.identity.dedupe_key)
     size: int = 0
     message_id_synthesised: bool = False
     defects: list[str] = field(default_factory=list)  # human-readable, shown with the message

@@ -14,6 +14,7 @@ class ThreadReason(StrEnum):
     KNOWN = "message already registered"
     SIGNED = "reply to our signed Message-ID"
     REFERENCE = "In-Reply-To/References"
+    REFERENCED = "a reply to it arrived first"
     SUBJECT_TAG = "subject tag from a participant"
     NEW = "new ticket"
 
@@ -25,6 +26,7 @@ class ThreadFacts:
     own_ticket: int | None  # the ticket its own Message-ID is already registered to
     signed_tickets: tuple[int, ...]  # tickets named by our signed ids among its references
     reference_tickets: tuple[int | None, ...]  # per referenced id, nearest parent first
+    referenced_by: int | None  # ticket of a message already registered that refers to this one
     tag_ticket: int | None  # ticket of the subject tag, if any
     sender_is_participant: bool  # the sender already took part in tag_ticket
 
@@ -44,6 +46,10 @@ def decide(facts: ThreadFacts) -> ThreadDecision:
     for ticket in facts.reference_tickets:
         if ticket is not None:
             return ThreadDecision(ticket, ThreadReason.REFERENCE)
+    # Mail does not arrive in order (newest first, Sent synced before INBOX, two caches): a
+    # parent that comes after its reply joins the reply's ticket.
+    if facts.referenced_by is not None:
+        return ThreadDecision(facts.referenced_by, ThreadReason.REFERENCED)
     # A tag alone is forgeable: outsiders could inject mail into any ticket by guessing numbers.
     if facts.tag_ticket is not None and facts.sender_is_participant:
         return ThreadDecision(facts.tag_ticket, ThreadReason.SUBJECT_TAG)

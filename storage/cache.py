@@ -14,8 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.sql import ColumnElement
+from sqlmodel import SQLModel
 
 from helpdesk.core.tickets import (
     CLOSED_STATUSES,
@@ -27,6 +40,9 @@ from helpdesk.core.tickets import (
 )
 from helpdesk.storage.cache_models import (
     CACHE_TABLES,
+    SCHEMA_2_COLUMNS,
+    SCHEMA_2_INDEXES,
+    SCHEMA_2_NEW_TABLES,
     Attachment,
     CachedMessage,
     CachedTicket,
@@ -34,7 +50,14 @@ from helpdesk.storage.cache_models import (
     MessageLocation,
     RawMessage,
 )
-from helpdesk.storage.db import Migration, ensure_schema, sqlite_engine, write_engine
+from helpdesk.storage.db import (
+    Migration,
+    ensure_schema,
+    insert_ignore_many,
+    sqlite_engine,
+    write_engine,
+)
+from helpdesk.storage.team_store import TicketState
 
 mailbox_t = Mailbox.__table__
 ticket_t = CachedTicket.__table__
@@ -43,7 +66,32 @@ raw_t = RawMessage.__table__
 location_t = MessageLocation.__table__
 attachment_t = Attachment.__table__
 
-MIGRATIONS: list[Migration] = []
+
+def _schema_2(conn: Connection) -> None:
+    """Team state beside the mail: ticket fields, notes, events, presence, the outbox."""
+    for table, column in SCHEMA_2_COLUMNS:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+    conn.execute(
+        text("UPDATE message SET sort_date = coalesce(min(date, received_at), received_at)")
+    )
+    for ddl in SCHEMA_2_INDEXES:
+        conn.execute(text(ddl))
+    SQLModel.metadata.create_all(
+        conn, tables=[SQLModel.metadata.tables[n] for n in SCHEMA_2_NEW_TABLES]
+    )
+
+
+MIGRATIONS: list[Migration] = [_schema_2]
+
+
+@dataclass(frozen=True, slots=True)
+class FolderMark:
+    """How far a folder has been read: every UID below `uidnext` is stored."""
+
+    mailbox: int
+    uidvalidity: int
+    uidnext: int
+
 
 _CHUNK = 500
 _EMAIL_IN_DISPLAY = re.compile(r"<([^<>]+)>\s*$")
@@ -129,13 +177,21 @@ class Cache:
                 ).scalar_one()
             )
 
-    def known_uids(self, mailbox_id: int) -> set[int]:
-        with self.engine.connect() as conn:
-            return set(
-                conn.execute(
-                    select(location_t.c.uid).where(location_t.c.mailbox == mailbox_id)
-                ).scalars()
+    def mark(self, mark: FolderMark) -> None:
+        with self.writer.begin() as conn:
+            self.advance_mailbox(conn, mark)
+
+    @staticmethod
+    def advance_mailbox(conn: Connection, mark: FolderMark) -> None:
+        # Never backwards: the app and the service may both sync this cache.
+        conn.execute(
+            update(mailbox_t)
+            .where(mailbox_t.c.id == mark.mailbox)
+            .values(
+                uidvalidity=mark.uidvalidity,
+                uidnext=func.max(func.coalesce(mailbox_t.c.uidnext, 0), mark.uidnext),
             )
+        )
 
     # -- ingest helpers (used by sync.ingest inside one write transaction) --------------------
 
@@ -177,10 +233,7 @@ class Cache:
 
     @staticmethod
     def add_locations(conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            conn.execute(sqlite_insert(location_t).on_conflict_do_nothing(), rows)
+        insert_ignore_many(conn, location_t, rows)
 
     @staticmethod
     def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -205,10 +258,7 @@ class Cache:
 
     @staticmethod
     def ensure_tickets(conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            conn.execute(sqlite_insert(ticket_t).on_conflict_do_nothing(), rows)
+        insert_ignore_many(conn, ticket_t, rows)
 
     @staticmethod
     def refresh_tickets(conn: Connection, numbers: Iterable[int]) -> None:
@@ -217,7 +267,7 @@ class Cache:
         for i in range(0, len(nums), _CHUNK):
             chunk = nums[i : i + _CHUNK]
             m = message_t
-            when = func.coalesce(m.c.date, m.c.received_at)
+            when = func.coalesce(m.c.sort_date, m.c.received_at)
             last_out = (
                 select(m.c.outgoing)
                 .where(m.c.ticket == ticket_t.c.number, m.c.auto == "")
@@ -240,12 +290,28 @@ class Cache:
             )
 
     @staticmethod
-    def set_ticket_state(conn: Connection, number: int, status: str, assignee: str | None) -> None:
-        conn.execute(
-            update(ticket_t)
-            .where(ticket_t.c.number == number)
-            .values(status=status, assignee=assignee)
-        )
+    def set_ticket_states(conn: Connection, states: Iterable[TicketState]) -> None:
+        """Mirror the team's state of tickets (one executemany, whatever the count)."""
+        rows = [
+            {
+                "n": s.number,
+                "status": s.status,
+                "assignee": s.assignee,
+                "priority": s.priority,
+                "category": s.category,
+                "tags": ",".join(s.tags),
+                "department": s.department,
+                "waiting_since": s.waiting_since,
+                "sla_due": s.sla_due,
+                "lock_holder": s.lock_holder,
+            }
+            for s in states
+        ]
+        if rows:
+            values: dict[str, Any] = {k: bindparam(k) for k in rows[0] if k != "n"}
+            conn.execute(
+                update(ticket_t).where(ticket_t.c.number == bindparam("n")).values(values), rows
+            )
 
     # -- reads for the app and the CLI --------------------------------------------------------
 
@@ -261,7 +327,7 @@ class Cache:
             case Queue.CLOSED:
                 return closed
             case _:  # Queue.ALL
-                return or_(closed, ~closed)
+                return true()
 
     def list_tickets(
         self, queue: Queue, agent: str, *, limit: int | None = 500, offset: int = 0
@@ -291,7 +357,8 @@ class Cache:
                     select(message_t)
                     .where(message_t.c.ticket == number)
                     .order_by(
-                        func.coalesce(message_t.c.date, message_t.c.received_at), message_t.c.id
+                        func.coalesce(message_t.c.sort_date, message_t.c.received_at),
+                        message_t.c.id,
                     )
                 )
             )
@@ -331,6 +398,7 @@ class Cache:
                     message_t, or_(message_t.c.parse_error.is_not(None), message_t.c.defects != "")
                 ),
                 "locations": n(location_t),
+                "unfetched": n(message_t, message_t.c.message_id.like("unfetched-%")),
             }
 
     def message_ids(self) -> list[str]:

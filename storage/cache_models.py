@@ -28,7 +28,12 @@ class Mailbox(SQLModel, table=True):
 
 class CachedTicket(SQLModel, table=True):
     __tablename__ = "ticket"
-    __table_args__ = (Index("ix_ticket_activity", "last_activity"),)
+    __table_args__ = (
+        Index("ix_ticket_activity", "last_activity"),
+        # Added in schema 2: the queue counts read these instead of the whole table.
+        Index("ix_ticket_status_assignee", "status", "assignee"),
+        Index("ix_ticket_assignee_status", "assignee", "status"),
+    )
 
     number: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     subject: str = ""
@@ -40,6 +45,14 @@ class CachedTicket(SQLModel, table=True):
     last_activity: datetime
     message_count: int = 0
     waiting_on_us: bool = True
+    # Added in schema 2: the team's state, mirrored from the team store.
+    priority: int = 1
+    category: str | None = None
+    tags: str = ""
+    department: str | None = None
+    waiting_since: datetime | None = None
+    sla_due: datetime | None = None
+    lock_holder: str | None = None
 
 
 class CachedMessage(SQLModel, table=True):
@@ -59,7 +72,7 @@ class CachedMessage(SQLModel, table=True):
     from_email: str = ""
     to_addrs: str = ""  # addresses joined by "\n", as displayed
     cc_addrs: str = ""
-    date: datetime | None = None
+    date: datetime | None = None  # the Date header, as the sender wrote it
     in_reply_to: str = ""  # ids joined by " "
     references: str = ""
     text_body: str = ""
@@ -69,6 +82,63 @@ class CachedMessage(SQLModel, table=True):
     defects: str = ""  # joined by "\n"
     parse_error: str | None = None
     received_at: datetime
+    sort_date: datetime | None = None  # schema 2: Date, but never after the server got it
+
+
+class CacheMeta(SQLModel, table=True):
+    __tablename__ = "cache_meta"
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class CachedNote(SQLModel, table=True):
+    __tablename__ = "note"
+
+    id: str = Field(primary_key=True)
+    ticket: int = Field(index=True)
+    author: str
+    body: str
+    created_at: datetime
+    pending: bool = False  # written here, not yet acknowledged by the team store
+
+
+class CachedEvent(SQLModel, table=True):
+    __tablename__ = "event"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ticket: int | None = Field(default=None, index=True)
+    actor: str
+    kind: str
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+    at: datetime
+
+
+class CachedPresence(SQLModel, table=True):
+    __tablename__ = "presence"
+
+    ticket: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    agent: str = Field(primary_key=True)
+    kind: str
+    expires_at: datetime
+
+
+class OutboxOp(SQLModel, table=True):
+    """A local action waiting for the team store: kept until acknowledged, replayed in order."""
+
+    __tablename__ = "outbox"
+
+    pos: int | None = Field(default=None, primary_key=True)
+    id: str = Field(unique=True)  # UUID: the team store applies an operation once
+    kind: str
+    ticket: int | None = None
+    payload: str = "{}"  # JSON
+    created_at: datetime
+    state: str = Field(default="pending", index=True)  # pending, done, conflict, failed
+    attempts: int = 0
+    result: str = ""  # what the team store said, shown to the agent
 
 
 class RawMessage(SQLModel, table=True):
@@ -108,5 +178,32 @@ class Attachment(SQLModel, table=True):
 
 CACHE_TABLES = [
     SQLModel.metadata.tables[name]
-    for name in ("mailbox", "ticket", "message", "raw_message", "message_location", "attachment")
+    for name in (
+        "mailbox",
+        "ticket",
+        "message",
+        "raw_message",
+        "message_location",
+        "attachment",
+        "cache_meta",
+        "note",
+        "event",
+        "presence",
+        "outbox",
+    )
 ]
+SCHEMA_2_NEW_TABLES = ("cache_meta", "note", "event", "presence", "outbox")
+SCHEMA_2_COLUMNS = (
+    ("ticket", "priority INTEGER NOT NULL DEFAULT 1"),
+    ("ticket", "category VARCHAR"),
+    ("ticket", "tags VARCHAR NOT NULL DEFAULT ''"),
+    ("ticket", "department VARCHAR"),
+    ("ticket", "waiting_since DATETIME"),
+    ("ticket", "sla_due DATETIME"),
+    ("ticket", "lock_holder VARCHAR"),
+    ("message", "sort_date DATETIME"),
+)
+SCHEMA_2_INDEXES = (
+    "CREATE INDEX ix_ticket_status_assignee ON ticket (status, assignee)",
+    "CREATE INDEX ix_ticket_assignee_status ON ticket (assignee, status)",
+)

@@ -11,6 +11,10 @@ from sqlalchemy.schema import Table
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
 
+CONNECT_TIMEOUT = 10  # seconds
+STATEMENT_TIMEOUT_MS = 30_000
+SCHEMA_LOCK = 0x6864_7363  # advisory lock key of schema creation and migration ("hdsc")
+
 
 class SchemaError(Exception):
     """The database was written by a newer helpdesk, or a migration failed."""
@@ -29,7 +33,16 @@ def sqlite_engine(path: Path) -> Engine:
 def engine_for_url(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         return sqlite_engine(Path(url.removeprefix("sqlite:///")).expanduser())
-    return create_engine(url, pool_pre_ping=True)
+    # A team server that does not answer must fail the operation, not hang it: the outbox
+    # keeps the work and the sync retries.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        },
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -60,21 +73,27 @@ def write_engine(engine: Engine) -> Engine:
     return engine.execution_options(immediate=True)
 
 
-def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
-    if not rows:
-        return 0
-    stmt: Executable
+def _insert_ignore_stmt(conn: Connection, table: Table) -> Executable:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt = pg_insert(table).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
+    stmt = _insert_ignore_stmt(conn, table)
     # One execute per row: drivers do not all report rowcount for executemany.
     return sum(max(conn.execute(stmt, row).rowcount, 0) for row in rows)
+
+
+def insert_ignore_many(conn: Connection, table: Table, rows: list[dict[str, object]]) -> None:
+    """The same as one executemany, for bulk writes that need no count."""
+    if rows:
+        conn.execute(_insert_ignore_stmt(conn, table), rows)
 
 
 def ensure_schema(
@@ -92,6 +111,9 @@ def ensure_schema(
     latest = len(migrations) + 1
     version_table = f"{name}_schema_version"
     with write_engine(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several clients starting at once on a new database: one creates, the rest wait.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK})
         conn.execute(text(f"CREATE TABLE IF NOT EXISTS {version_table} (version INTEGER NOT NULL)"))
         row = conn.execute(text(f"SELECT version FROM {version_table}")).first()
         if row is None:

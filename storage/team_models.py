@@ -46,6 +46,16 @@ class MessageIndex(SQLModel, table=True):
     registered_at: datetime
 
 
+class ReferenceIndex(SQLModel, table=True):
+    """Ids that registered messages refer to but that are not registered themselves: when
+    such a parent arrives after its reply, it joins the reply's ticket."""
+
+    __tablename__ = "reference_index"
+
+    ref_id: str = Field(primary_key=True)
+    ticket: int = Field(index=True)
+
+
 class TeamAgent(SQLModel, table=True):
     __tablename__ = "team_agent"
 
@@ -116,6 +126,7 @@ TEAM_TABLES = [
         "team_meta",
         "team_ticket",
         "message_index",
+        "reference_index",
         "team_agent",
         "team_note",
         "team_event",
@@ -123,7 +134,14 @@ TEAM_TABLES = [
         "team_skip",
     )
 ]
-SCHEMA_2_NEW_TABLES = ("team_agent", "team_note", "team_event", "team_presence", "team_skip")
+SCHEMA_2_NEW_TABLES = (
+    "reference_index",
+    "team_agent",
+    "team_note",
+    "team_event",
+    "team_presence",
+    "team_skip",
+)
 SCHEMA_2_TICKET_COLUMNS = (
     "priority INTEGER NOT NULL DEFAULT 1",
     "category VARCHAR",

@@ -27,6 +27,7 @@ from helpdesk.storage.db import (
     engine_for_url,
     ensure_schema,
     insert_ignore,
+    insert_ignore_many,
     write_engine,
 )
 from helpdesk.storage.team_models import (
@@ -34,6 +35,7 @@ from helpdesk.storage.team_models import (
     SCHEMA_2_TICKET_COLUMNS,
     TEAM_TABLES,
     MessageIndex,
+    ReferenceIndex,
     TeamEvent,
     TeamMeta,
     TeamTicket,
@@ -43,6 +45,7 @@ _meta = TeamMeta.__table__
 _ticket = TeamTicket.__table__
 _index = MessageIndex.__table__
 _event = TeamEvent.__table__
+_refs = ReferenceIndex.__table__
 
 
 def _schema_2(conn: Connection) -> None:
@@ -171,67 +174,108 @@ class TeamStore:
             return _lookup(conn, message_ids)
 
     def register(self, regs: Sequence[Registration], *, actor: str = "system") -> list[Registered]:
-        """Thread and register a batch of new messages in one transaction, in order."""
-        out: list[Registered] = []
-        arrivals: dict[int, list[tuple[datetime, bool]]] = {}  # ticket -> (date, outgoing)
+        """Thread and register a batch of new messages in one transaction, in order.
+
+        Decided in memory first (tickets opened within the batch get placeholder numbers),
+        then written with one statement per table.
+        """
+        if not regs:
+            return []
+        now = datetime.now(UTC)
         with self.write() as conn:
             wanted = {r.message_id for r in regs}
             for r in regs:
                 wanted.update(r.reference_ids)
             known = _lookup(conn, wanted)
+            children = _lookup(conn, {r.message_id for r in regs} - set(known), table=_refs)
             signed = {t for r in regs for t in r.signed_tickets}
-            if signed:
-                existing = set(
-                    conn.execute(
-                        select(_ticket.c.number).where(_ticket.c.number.in_(signed))
-                    ).scalars()
-                )
-            else:
-                existing = set()
+            existing = set(
+                conn.execute(select(_ticket.c.number).where(_ticket.c.number.in_(signed))).scalars()
+                if signed
+                else ()
+            )
+            decided: list[tuple[int, ThreadReason, bool]] = []  # placeholders are negative
+            opened: list[Registration] = []
+            index_rows: list[tuple[str, int]] = []
+            ref_rows: dict[str, int] = {}
             for r in regs:
                 facts = ThreadFacts(
                     own_ticket=known.get(r.message_id),
                     signed_tickets=tuple(t for t in r.signed_tickets if t in existing),
                     reference_tickets=tuple(known.get(i) for i in r.reference_ids),
+                    referenced_by=children.get(r.message_id),
                     tag_ticket=r.tag_ticket,
                     sender_is_participant=r.tag_ticket is not None,
                 )
                 decision = decide(facts)
                 if decision.reason is ThreadReason.KNOWN and decision.ticket is not None:
-                    out.append(Registered(decision.ticket, decision.reason, False))
+                    decided.append((decision.ticket, decision.reason, False))
                     continue
-                now = datetime.now(UTC)
-                created = decision.ticket is None
                 ticket = decision.ticket
                 if ticket is None:
-                    ticket = conn.execute(
-                        insert(_ticket).returning(_ticket.c.number),
+                    opened.append(r)
+                    ticket = -len(opened)
+                # Writes are serialised (`write`), so an id read as unknown above is still
+                # unknown: the first registration of an id always wins.
+                known[r.message_id] = ticket
+                index_rows.append((r.message_id, ticket))
+                for ref in r.reference_ids:
+                    if ref not in known:
+                        children.setdefault(ref, ticket)
+                        ref_rows.setdefault(ref, ticket)
+                decided.append((ticket, decision.reason, decision.ticket is None))
+
+            numbers: dict[int, int] = {}
+            if opened:
+                result = conn.execute(
+                    insert(_ticket).returning(_ticket.c.number, sort_by_parameter_order=True),
+                    [
                         {
                             "subject": r.subject[:500],
                             "customer_email": r.customer_email,
                             "status": "new",
                             "created_at": r.date,
-                        },
-                    ).scalar_one()
-                    add_event(
-                        conn,
-                        ticket=ticket,
-                        actor=actor,
-                        kind=EventKind.CREATED,
-                        new=r.message_id,
-                        at=r.date,
-                    )
-                # Writes are serialised (`write`), so the id read as unknown above is still
-                # unknown here: the first registration of an id always wins.
+                        }
+                        for r in opened
+                    ],
+                )
+                numbers = {-(i + 1): row[0] for i, row in enumerate(result)}
+
+            def real(ticket: int) -> int:
+                return numbers.get(ticket, ticket)
+
+            if opened:
+                conn.execute(
+                    insert(_event),
+                    [
+                        {
+                            "ticket": numbers[-(i + 1)],
+                            "actor": actor,
+                            "kind": str(EventKind.CREATED),
+                            "new": r.message_id,
+                            "at": r.date,
+                            "recorded_at": now,
+                        }
+                        for i, r in enumerate(opened)
+                    ],
+                )
+            if index_rows:
                 conn.execute(
                     insert(_index),
-                    {"message_id": r.message_id, "ticket": ticket, "registered_at": now},
+                    [
+                        {"message_id": mid, "ticket": real(t), "registered_at": now}
+                        for mid, t in index_rows
+                    ],
                 )
-                known[r.message_id] = ticket
-                arrivals.setdefault(ticket, []).append((r.date, r.outgoing))
-                out.append(Registered(ticket, decision.reason, created))
+            insert_ignore_many(
+                conn, _refs, [{"ref_id": ref, "ticket": real(t)} for ref, t in ref_rows.items()]
+            )
+            arrivals: dict[int, list[tuple[datetime, bool]]] = {}
+            for r, (ticket, reason, _) in zip(regs, decided, strict=True):
+                if reason is not ThreadReason.KNOWN:
+                    arrivals.setdefault(real(ticket), []).append((r.date, r.outgoing))
             _update_waiting(conn, arrivals)
-        return out
+        return [Registered(real(t), reason, created) for t, reason, created in decided]
 
     def ticket_states(self, numbers: Iterable[int]) -> dict[int, TicketState]:
         nums = sorted(set(numbers))
@@ -255,15 +299,14 @@ class TeamStore:
         return int(tickets), int(ids)
 
 
-def _lookup(conn: Connection, message_ids: Iterable[str]) -> dict[str, int]:
+def _lookup(conn: Connection, message_ids: Iterable[str], *, table: Any = None) -> dict[str, int]:
+    """Ticket per id, from the Message-ID index (or, with `table=_refs`, the references)."""
+    table = _index if table is None else table
+    key = table.c.message_id if table is _index else table.c.ref_id
     ids = [i for i in set(message_ids) if i]
     out: dict[str, int] = {}
     for i in range(0, len(ids), _CHUNK):
-        rows = conn.execute(
-            select(_index.c.message_id, _index.c.ticket).where(
-                _index.c.message_id.in_(ids[i : i + _CHUNK])
-            )
-        )
+        rows = conn.execute(select(key, table.c.ticket).where(key.in_(ids[i : i + _CHUNK])))
         out.update({mid: t for mid, t in rows})
     return out
 

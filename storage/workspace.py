@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from helpdesk.core.config import Settings
 from helpdesk.storage.cache import Cache
 from helpdesk.storage.locations import cache_path, team_store_url
 from helpdesk.storage.team_store import TeamStore
 
 
-@dataclass
 class Workspace:
-    settings: Settings
-    cache: Cache
-    team: TeamStore
+    """The cache is opened at once (everything reads it); the team store only when first
+    asked for, so that reading tickets never waits on a team server that is down."""
+
+    def __init__(self, settings: Settings, cache: Cache, team: TeamStore | None = None) -> None:
+        self.settings = settings
+        self.cache = cache
+        self._team = team
+
+    @property
+    def team(self) -> TeamStore:
+        if self._team is None:
+            self._team = TeamStore(team_store_url(self.settings))
+        return self._team
 
     @property
     def agent(self) -> str:
@@ -27,8 +34,9 @@ class Workspace:
 
     def close(self) -> None:
         self.cache.close()
-        self.team.close()
+        if self._team is not None:
+            self._team.close()
 
 
 def open_workspace(settings: Settings) -> Workspace:
-    return Workspace(settings, Cache(cache_path(settings)), TeamStore(team_store_url(settings)))
+    return Workspace(settings, Cache(cache_path(settings)))

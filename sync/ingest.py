@@ -1,8 +1,12 @@
 """The one ingest pipeline: raw messages (from IMAP or from files) become ticket messages.
 
 parse -> drop duplicate deliveries -> thread and register in the team store -> store in the
-cache, one transaction per batch. Nothing is dropped: a message that cannot be parsed is stored
-raw with the reason.
+cache. Nothing is dropped: a message that cannot be parsed is stored raw with the reason, and
+a message the server would not hand over is stored as a marked placeholder.
+
+No cache lock is held while the team store is asked: the cache is read, the team store
+registers (its answer for an id never changes), then one short cache transaction stores the
+batch and, for IMAP, how far the folder has been read.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from helpdesk.core.identity import dedupe_key, find_subject_tag, verify_message_id
+from helpdesk.core.identity import find_subject_tag, verify_message_id
 from helpdesk.core.mailparse import parse_message
 from helpdesk.core.message import Address, ParsedMessage
-from helpdesk.storage.cache import Cache
+from helpdesk.core.sanitize import safe_text
+from helpdesk.storage.cache import Cache, FolderMark
 from helpdesk.storage.team_store import Registration, TeamStore
 
 
@@ -26,6 +31,7 @@ class Incoming:
     uid: int | None = None
     flags: str = ""
     received_at: datetime | None = None  # the server's INTERNALDATE, when known
+    error: str | None = None  # the server would not give this message: store a placeholder
 
 
 @dataclass(slots=True)
@@ -44,6 +50,28 @@ class IngestStats:
         self.new_tickets += other.new_tickets
         self.malformed += other.malformed
         self.tickets |= other.tickets
+
+
+def _parse(inc: Incoming) -> ParsedMessage:
+    if inc.error is None:
+        return parse_message(inc.raw)
+    # One id per server slot, so that two such placeholders never collapse into one.
+    key = f"unfetched-{inc.mailbox}-{inc.uid}"
+    return ParsedMessage(
+        message_id=f"{key}@placeholder.helpdesk.invalid",
+        subject="(message the server did not deliver)",
+        from_addr=None,
+        dedupe_key=key,
+        message_id_synthesised=True,
+        parse_error=safe_text(f"the server did not return this message: {inc.error}")[:500],
+    )
+
+
+def sort_time(msg: ParsedMessage, inc: Incoming, now: datetime) -> datetime:
+    """When a message counts as sent: its Date, but never later than it reached the server,
+    so a forged future Date cannot pin a ticket to the top of a queue."""
+    received = inc.received_at or now
+    return min(msg.date, received) if msg.date else received
 
 
 class Ingestor:
@@ -66,63 +94,65 @@ class Ingestor:
                 return a
         return msg.from_addr or Address("", "")
 
-    def ingest(self, batch: Sequence[Incoming]) -> IngestStats:
+    def ingest(self, batch: Sequence[Incoming], *, mark: FolderMark | None = None) -> IngestStats:
+        """Store a batch; `mark` records, in the same transaction, how far a folder was read."""
         stats = IngestStats(seen=len(batch))
-        parsed = [(inc, parse_message(inc.raw), dedupe_key(inc.raw)) for inc in batch]
-        secret = self.team.secret
         now = datetime.now(UTC)
+        parsed = [(inc, _parse(inc)) for inc in batch]
+        keys = [(m.message_id, m.dedupe_key) for _, m in parsed]
+        with self.cache.engine.connect() as conn:
+            known = self.cache.existing_messages(conn, keys)
+            fresh: dict[tuple[str, str], tuple[Incoming, ParsedMessage]] = {}
+            for inc, msg in parsed:
+                key = (msg.message_id, msg.dedupe_key)
+                if key in known or key in fresh:
+                    stats.duplicates += 1
+                else:
+                    fresh[key] = (inc, msg)
+            # Parents before replies, so that a batch threads the same in any order.
+            todo = sorted(fresh.values(), key=lambda im: sort_time(im[1], im[0], now))
+            regs = [self._registration(conn, inc, msg, now) for inc, msg in todo]
+        results = self.team.register(regs) if regs else []
+        states = self.team.ticket_states({r.ticket for r in results})
+
         with self.cache.begin_write() as conn:
-            existing = self.cache.existing_messages(conn, [(p.message_id, k) for _, p, k in parsed])
-            locations: list[dict[str, Any]] = []
-            fresh: list[tuple[Incoming, ParsedMessage, str]] = []
-            pending_locations: list[tuple[int, Incoming]] = []  # index into fresh
-            in_batch: dict[tuple[str, str], int] = {}
-            for inc, msg, key in parsed:
-                pk = existing.get((msg.message_id, key))
-                if pk is not None:
-                    stats.duplicates += 1
-                    if inc.mailbox is not None:
-                        locations.append(_location(pk, inc))
-                    continue
-                if (msg.message_id, key) in in_batch:
-                    stats.duplicates += 1
-                    pending_locations.append((in_batch[(msg.message_id, key)], inc))
-                    continue
-                in_batch[(msg.message_id, key)] = len(fresh)
-                fresh.append((inc, msg, key))
-
-            regs = [self._registration(conn, inc, msg, secret, now) for inc, msg, _ in fresh]
-            results = self.team.register(regs) if regs else []
-
-            new_tickets: list[dict[str, Any]] = []
+            # Another writer of this cache may have stored some of these meanwhile.
+            stored = self.cache.existing_messages(conn, keys)
             rows: list[dict[str, Any]] = []
-            for (inc, msg, key), reg, res in zip(fresh, regs, results, strict=True):
-                customer = self._customer(msg)
+            tickets: list[dict[str, Any]] = []
+            new: list[tuple[Incoming, ParsedMessage]] = []
+            for (inc, msg), reg, res in zip(todo, regs, results, strict=True):
+                stats.tickets.add(res.ticket)
+                if (msg.message_id, msg.dedupe_key) in stored:
+                    stats.duplicates += 1
+                    continue
+                new.append((inc, msg))
                 if res.created:
                     stats.new_tickets += 1
-                new_tickets.append(
+                if msg.malformed:
+                    stats.malformed += 1
+                customer = self._customer(msg)
+                tickets.append(
                     {
                         "number": res.ticket,
                         "subject": msg.subject,
                         "customer_name": customer.name,
                         "customer_email": customer.email,
-                        "status": "new",
-                        "assignee": None,
                         "created_at": reg.date,
                         "last_activity": reg.date,
                     }
                 )
-                stats.tickets.add(res.ticket)
-                if msg.malformed:
-                    stats.malformed += 1
                 rows.append(
-                    _message_row(msg, key, res.ticket, self._is_ours(msg.from_addr), inc, now)
+                    _message_row(msg, res.ticket, self._is_ours(msg.from_addr), inc, reg.date, now)
                 )
             # A ticket is shown with the subject and customer of its first message.
-            self.cache.ensure_tickets(conn, sorted(new_tickets, key=lambda t: t["created_at"]))
+            self.cache.ensure_tickets(conn, tickets)
             pks = self.cache.insert_messages(conn, rows)
+            ids = stored | {
+                (m.message_id, m.dedupe_key): pk for pk, (_, m) in zip(pks, new, strict=True)
+            }
             self.cache.insert_raw(
-                conn, [(pk, inc.raw) for pk, (inc, _, _) in zip(pks, fresh, strict=True)]
+                conn, [(pk, inc.raw) for pk, (inc, _) in zip(pks, new, strict=True)]
             )
             self.cache.insert_attachments(
                 conn,
@@ -136,33 +166,42 @@ class Ingestor:
                         "inline": a.inline,
                         "content_id": a.content_id,
                     }
-                    for pk, (_, msg, _) in zip(pks, fresh, strict=True)
+                    for pk, (_, msg) in zip(pks, new, strict=True)
                     for a in msg.attachments
                 ],
             )
-            for idx, inc in pending_locations:
-                if inc.mailbox is not None:
-                    locations.append(_location(pks[idx], inc))
-            for pk, (inc, _, _) in zip(pks, fresh, strict=True):
-                if inc.mailbox is not None:
-                    locations.append(_location(pk, inc))
-            self.cache.add_locations(conn, locations)
+            self.cache.add_locations(
+                conn,
+                [
+                    {
+                        "message": ids[(m.message_id, m.dedupe_key)],
+                        "mailbox": inc.mailbox,
+                        "uid": inc.uid,
+                        "flags": inc.flags,
+                    }
+                    for inc, m in parsed
+                    if inc.mailbox is not None and (m.message_id, m.dedupe_key) in ids
+                ],
+            )
             self.cache.refresh_tickets(conn, stats.tickets)
-            states = self.team.ticket_states(stats.tickets)
-            for number, state in states.items():
-                self.cache.set_ticket_state(conn, number, state.status, state.assignee)
-        stats.new_messages = len(fresh)
+            self.cache.set_ticket_states(conn, states.values())
+            if mark is not None:
+                self.cache.advance_mailbox(conn, mark)
+        stats.new_messages = len(new)
         return stats
 
     def _registration(
-        self, conn: Any, inc: Incoming, msg: ParsedMessage, secret: bytes, now: datetime
+        self, conn: Any, inc: Incoming, msg: ParsedMessage, now: datetime
     ) -> Registration:
         refs = msg.thread_ids()
+        secret = self.team.secret
         signed = [t for t in (verify_message_id(secret, r) for r in refs) if t is not None]
         tag = find_subject_tag(self.tag_prefix, msg.subject)
         if tag is not None:
             sender = msg.from_addr.email if msg.from_addr else ""
-            if not sender or sender not in self.cache.participants(conn, tag):
+            # Our own addresses are easy to forge in From: only customers vouch for a tag.
+            people = self.cache.participants(conn, tag) - self.ours
+            if not sender or sender not in people:
                 tag = None
         return Registration(
             message_id=msg.message_id,
@@ -171,21 +210,17 @@ class Ingestor:
             tag_ticket=tag,
             subject=msg.subject,
             customer_email=self._customer(msg).email,
-            date=msg.date or inc.received_at or now,
+            date=sort_time(msg, inc, now),
             outgoing=self._is_ours(msg.from_addr),
         )
 
 
-def _location(pk: int, inc: Incoming) -> dict[str, Any]:
-    return {"message": pk, "mailbox": inc.mailbox, "uid": inc.uid, "flags": inc.flags}
-
-
 def _message_row(
-    msg: ParsedMessage, key: str, ticket: int, outgoing: bool, inc: Incoming, now: datetime
+    msg: ParsedMessage, ticket: int, outgoing: bool, inc: Incoming, when: datetime, now: datetime
 ) -> dict[str, Any]:
     return {
         "message_id": msg.message_id,
-        "dedupe_key": key,
+        "dedupe_key": msg.dedupe_key,
         "ticket": ticket,
         "outgoing": outgoing,
         "subject": msg.subject,
@@ -193,7 +228,8 @@ def _message_row(
         "from_email": msg.from_addr.email if msg.from_addr else "",
         "to_addrs": "\n".join(a.display() for a in msg.to),
         "cc_addrs": "\n".join(a.display() for a in msg.cc),
-        "date": msg.date or inc.received_at,
+        "date": msg.date,
+        "sort_date": when,
         "in_reply_to": " ".join(msg.in_reply_to),
         "references": " ".join(msg.references),
         "text_body": msg.text_body,

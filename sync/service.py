@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from helpdesk.core.sanitize import safe_text
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.credentials import get_password
 from helpdesk.sync.imap import FolderProgress, ImapFetcher
@@ -56,6 +57,7 @@ class SyncService:
                 fetcher = ImapFetcher(account, password, self.ws.cache, self.ingestor)
                 report.stats.add(fetcher.sync(progress, cancelled))
             except Exception as exc:  # a server fault is shown and retried, never fatal
-                report.errors[account.name] = f"{type(exc).__name__}: {exc}"
+                # Server text is untrusted too: it reaches the status line.
+                report.errors[account.name] = safe_text(f"{type(exc).__name__}: {exc}")[:300]
         report.finished_at = datetime.now(UTC)
         return report

@@ -217,3 +217,25 @@ def test_migration_from_schema_1(store_url: str) -> None:
     assert state is not None and state.priority == 1 and state.tags == () and state.status == "open"
     lt.join(JANA, "Jana")
     assert lt.claim(JANA, 1).ok and lt.add_note(JANA, 1, "po migraci", note_id="n1").ok
+
+
+def _open_store(url: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    try:
+        store = TeamStore(url)
+        store.register([Registration(f"{uuid.uuid4()}@c.example", [], [], None, "s", "c@x", T0)])
+        out.put("ok")
+    except BaseException as exc:  # reported to the parent
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_many_clients_starting_at_once_on_a_new_database(store_url: str) -> None:
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_open_store, args=(store_url, out)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert results == ["ok"] * 6
+    assert TeamStore(store_url).counts() == (6, 6)

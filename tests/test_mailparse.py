@@ -193,7 +193,16 @@ def test_unusable_message_id_is_synthesised(value: str) -> None:
     raw = mail("").replace(b"<m1@example.com>", value.encode())
     msg = parse(raw)
     assert msg.message_id_synthesised
-    assert msg.message_id == f"{msg.content_hash[:32]}@synthesised.helpdesk.invalid"
+    assert msg.message_id == f"{msg.dedupe_key[:32]}@synthesised.helpdesk.invalid"
+
+
+def test_synthesised_id_is_the_same_for_two_deliveries() -> None:
+    raw = b"From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+    first = parse(b"Received: from mx1.example.com\r\n" + raw)
+    second = parse(b"Received: from mx2.example.com\r\nDelivered-To: info@example.com\r\n" + raw)
+    assert first.content_hash != second.content_hash
+    assert first.message_id == second.message_id
+    assert first.message_id != parse(raw.replace(b"body", b"other")).message_id
 
 
 def test_missing_message_id() -> None:

@@ -19,6 +19,7 @@ def facts(**kw: object) -> ThreadFacts:
         "own_ticket": None,
         "signed_tickets": (),
         "reference_tickets": (),
+        "referenced_by": None,
         "tag_ticket": None,
         "sender_is_participant": False,
     }
@@ -39,6 +40,13 @@ def test_signed_reference_beats_plain_references() -> None:
 def test_nearest_known_parent_wins() -> None:
     d = decide(facts(reference_tickets=(None, 5, 6)))
     assert (d.ticket, d.reason) == (5, ThreadReason.REFERENCE)
+
+
+def test_parent_arriving_after_its_reply_joins_it() -> None:
+    d = decide(facts(referenced_by=8, tag_ticket=9, sender_is_participant=True))
+    assert (d.ticket, d.reason) == (8, ThreadReason.REFERENCED)
+    # A known parent of its own still wins over a child's ticket.
+    assert decide(facts(reference_tickets=(5,), referenced_by=8)).ticket == 5
 
 
 def test_subject_tag_needs_a_participant() -> None:

@@ -1,0 +1,46 @@
+"""All benchmarks in one command, each in its own process.
+
+    python bench/run.py [--quick]
+
+Runs bench/parse.py, then bench/ingest.py on 100,000 synthetic messages (10,000 with --quick)
+into a temporary workspace, then bench/app_start.py on that workspace, and prints their figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+
+def run(script: str, *args: str) -> None:
+    print(f"\n== {script} {' '.join(args)}", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(BENCH / script), *args], check=True)
+    print(f"== {script} took {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="10,000 messages instead of 100,000")
+    args = parser.parse_args()
+    n = 10_000 if args.quick else 100_000
+    workspace = Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
+    try:
+        run("parse.py", "--repeat", "1" if args.quick else "3")
+        run("ingest.py", str(n), "--dir", str(workspace))
+        run("app_start.py", str(workspace))
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"benchmark failed: {exc}")
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

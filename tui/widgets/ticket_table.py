@@ -35,26 +35,32 @@ class TicketTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
         self.clock = clock
         self.tickets: list[TicketSummary] = []
+        self._subject_width = 0
 
     def on_mount(self) -> None:
         self._columns_for(self.size.width or 80)
 
     def on_resize(self) -> None:
-        self._columns_for(self.size.width)
-        self._fill(self.tickets, keep_cursor=True)
+        # Rebuilding re-measures every row: only when the subject column really changes.
+        if self._columns_for(self.size.width):
+            self._fill(self.tickets, keep_cursor=True)
 
-    def _columns_for(self, width: int) -> None:
+    def _columns_for(self, width: int) -> bool:
         # Each column has one cell of padding on either side; keep room for the scrollbar so
         # that the table never scrolls sideways.
         padding = 2 * self.cell_padding * (len(_FIXED) + 1)
         fixed = sum(w for _, _, w in _FIXED) + padding + _SCROLLBAR
         subject = max(_SUBJECT_MIN, width - fixed)
+        if subject == self._subject_width:
+            return False
+        self._subject_width = subject
         self.clear(columns=True)
         for key, label, w in _FIXED[:2]:
             self.add_column(label, width=w, key=key)
         self.add_column("Subject", width=subject, key="subject")
         for key, label, w in _FIXED[2:]:
             self.add_column(label, width=w, key=key)
+        return True
 
     def show(self, tickets: Sequence[TicketSummary], *, keep_cursor: bool = True) -> None:
         self.tickets = list(tickets)

@@ -75,9 +75,61 @@ class ConversationMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteView:
+    """An internal note: for the team only, never sent to a customer."""
+
+    id: str
+    author: str
+    body: str
+    created_at: datetime
+    pending: bool  # not yet acknowledged by the team store
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    seq: int
+    actor: str
+    kind: str
+    field: str | None
+    old: str | None
+    new: str | None
+    at: datetime
+
+    def describe(self) -> str:
+        match self.kind:
+            case "created":
+                return "opened the ticket"
+            case "claimed":
+                return "claimed it"
+            case "released":
+                return f"released it ({self.new})" if self.new else "released it"
+            case "assigned":
+                return f"assigned it to {self.new}"
+            case "stolen":
+                return f"took it over from {self.old}"
+            case "field":
+                return f"set {self.field} to {self.new!r}"
+            case "field_overridden":
+                return f"set {self.field} to {self.new!r} offline; a later change was kept"
+            case "note":
+                return "added a note"
+        return self.kind
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceView:
+    ticket: int
+    agent: str
+    kind: str  # viewing, replying
+
+
+@dataclass(frozen=True, slots=True)
 class TicketDetail:
     summary: TicketSummary
     messages: list[ConversationMessage]
+    notes: list[NoteView] = field(default_factory=list)
+    history: list[EventView] = field(default_factory=list)
+    presence: list[PresenceView] = field(default_factory=list)
 
 
 def age(then: datetime, now: datetime) -> str:

@@ -34,6 +34,9 @@ from helpdesk.core.tickets import (
     CLOSED_STATUSES,
     AttachmentView,
     ConversationMessage,
+    EventView,
+    NoteView,
+    PresenceView,
     Queue,
     TicketDetail,
     TicketSummary,
@@ -44,7 +47,10 @@ from helpdesk.storage.cache_models import (
     SCHEMA_2_INDEXES,
     SCHEMA_2_NEW_TABLES,
     Attachment,
+    CachedEvent,
     CachedMessage,
+    CachedNote,
+    CachedPresence,
     CachedTicket,
     Mailbox,
     MessageLocation,
@@ -59,6 +65,9 @@ from helpdesk.storage.db import (
 )
 from helpdesk.storage.team_store import TicketState
 
+note_t = CachedNote.__table__
+event_t = CachedEvent.__table__
+presence_t = CachedPresence.__table__
 mailbox_t = Mailbox.__table__
 ticket_t = CachedTicket.__table__
 message_t = CachedMessage.__table__
@@ -112,6 +121,10 @@ class MailboxState:
 def email_of(display: str) -> str:
     m = _EMAIL_IN_DISPLAY.search(display)
     return (m.group(1) if m else display).strip().lower()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -373,7 +386,71 @@ class Cache:
                     atts.setdefault(a.message, []).append(
                         AttachmentView(a.filename, a.content_type, a.size)
                     )
-        return TicketDetail(_summary(row), [_conversation(m, atts.get(m.id, [])) for m in msgs])
+            notes = [
+                NoteView(n.id, n.author, n.body, _aware(n.created_at) or _now(), bool(n.pending))
+                for n in conn.execute(
+                    select(note_t)
+                    .where(note_t.c.ticket == number)
+                    .order_by(note_t.c.created_at, note_t.c.id)
+                )
+            ]
+            history = [
+                EventView(e.seq, e.actor, e.kind, e.field, e.old, e.new, _aware(e.at) or _now())
+                for e in conn.execute(
+                    select(event_t).where(event_t.c.ticket == number).order_by(event_t.c.seq)
+                )
+            ]
+            presence = [
+                PresenceView(p.ticket, p.agent, p.kind)
+                for p in conn.execute(
+                    select(presence_t).where(
+                        presence_t.c.ticket == number, presence_t.c.expires_at > _now()
+                    )
+                )
+            ]
+        return TicketDetail(
+            _summary(row),
+            [_conversation(m, atts.get(m.id, [])) for m in msgs],
+            notes=notes,
+            history=history,
+            presence=presence,
+        )
+
+    # -- team state mirrored from the team store -----------------------------------------------
+
+    @staticmethod
+    def store_notes(conn: Connection, notes: Iterable[tuple[str, int, str, str, datetime]]) -> None:
+        """Notes the team store acknowledged: insert, or clear the pending mark of our own."""
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        rows = [
+            {"id": i, "ticket": t, "author": a, "body": b, "created_at": c, "pending": False}
+            for i, t, a, b, c in notes
+        ]
+        if rows:
+            stmt = sqlite_insert(note_t)
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["id"], set_={"pending": False}), rows
+            )
+
+    @staticmethod
+    def store_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+        insert_ignore_many(conn, event_t, rows)
+
+    def replace_presence(self, rows: list[dict[str, Any]]) -> None:
+        with self.writer.begin() as conn:
+            conn.execute(presence_t.delete())
+            if rows:
+                conn.execute(insert(presence_t), rows)
+
+    def presence(self) -> list[PresenceView]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(presence_t)
+                .where(presence_t.c.expires_at > _now())
+                .order_by(presence_t.c.ticket)
+            )
+            return [PresenceView(p.ticket, p.agent, p.kind) for p in rows]
 
     def raw(self, message_pk: int) -> bytes:
         with self.engine.connect() as conn:

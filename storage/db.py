@@ -85,9 +85,10 @@ def _insert_ignore_stmt(conn: Connection, table: Table) -> Executable:
 
 def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
-    stmt = _insert_ignore_stmt(conn, table)
-    # One execute per row: drivers do not all report rowcount for executemany.
-    return sum(max(conn.execute(stmt, row).rowcount, 0) for row in rows)
+    # RETURNING tells what was inserted on both engines; rowcount does not (psycopg reports
+    # -1 for an INSERT ... ON CONFLICT DO NOTHING sent through SQLAlchemy).
+    stmt = _insert_ignore_stmt(conn, table).returning(*table.primary_key.columns)  # type: ignore[attr-defined]
+    return sum(1 for row in rows if conn.execute(stmt, row).first() is not None)
 
 
 def insert_ignore_many(conn: Connection, table: Table, rows: list[dict[str, object]]) -> None:

@@ -1,0 +1,309 @@
+"""Team work from the app and the CLI: local first, pushed to the team store when it answers.
+
+Each action is an outbox operation (a UUID), applied to the cache at once and replayed in
+order; the team store decides (a claim that lost comes back as a conflict naming the holder).
+Team changes come back by pulling the event log from the cache's last sequence number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from helpdesk.core.sanitize import safe_text
+from helpdesk.core.team import PRESENCE_TTL, PresenceKind
+from helpdesk.core.tickets import CLOSED_STATUSES
+from helpdesk.storage import outbox
+from helpdesk.storage.cache import ticket_t
+from helpdesk.storage.lock_table import LockTable, Outcome
+from helpdesk.storage.outbox import Op, OpKind, OpState
+from helpdesk.storage.workspace import Workspace
+
+# Errors that mean "the team store cannot be reached now", as opposed to a refusal.
+OFFLINE_ERRORS = (OperationalError, DBAPIError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ok: bool
+    ticket: int | None = None
+    message: str = ""
+    queued: bool = False  # offline: done in the cache, waiting for the team store
+    holder: str | None = None
+
+
+@dataclass(slots=True)
+class TeamSyncReport:
+    online: bool
+    pushed: int = 0
+    conflicts: list[Op] = field(default_factory=list)
+    pulled: int = 0
+    pending: int = 0
+    error: str = ""
+
+
+class TeamService:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.agent = ws.settings.agent
+        self.online: bool | None = None  # unknown until the first contact
+        self.last_error = ""
+        self._lock: LockTable | None = None
+        self._joined = False
+
+    # -- the team store, when it answers ------------------------------------------------------
+
+    def _table(self) -> LockTable:
+        if self._lock is None:
+            self._lock = LockTable(self.ws.team)
+        if not self._joined:
+            self._lock.join(self.agent.email, self.agent.name)
+            self._joined = True
+        return self._lock
+
+    def _online(self, fn: Callable[[LockTable], Any]) -> Any:
+        try:
+            result = fn(self._table())
+        except OFFLINE_ERRORS as exc:
+            self.online = False
+            self.last_error = safe_text(f"{type(exc).__name__}: {exc}").splitlines()[0][:200]
+            raise Offline(self.last_error) from None
+        self.online = True
+        self.last_error = ""
+        return result
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def claim(self, number: int) -> ActionResult:
+        return self._act(OpKind.CLAIM, number, {})
+
+    def release(self, number: int) -> ActionResult:
+        return self._act(OpKind.RELEASE, number, {})
+
+    def assign(self, number: int, to: str) -> ActionResult:
+        return self._act(OpKind.ASSIGN, number, {"to": to})
+
+    def steal(self, number: int) -> ActionResult:
+        return self._act(OpKind.STEAL, number, {})
+
+    def add_note(self, number: int, body: str) -> ActionResult:
+        return self._act(OpKind.NOTE, number, {"body": body})
+
+    def set_field(self, number: int, name: str, value: str | None) -> ActionResult:
+        return self._act(OpKind.SET, number, {"field": name, "value": value})
+
+    def skip(self, number: int, reason: str = "") -> ActionResult:
+        return self._act(OpKind.SKIP, number, {"reason": reason})
+
+    def reassign_all(self, from_agent: str, to_agent: str) -> ActionResult:
+        return self._act(OpKind.REASSIGN_ALL, None, {"from": from_agent, "to": to_agent})
+
+    def _act(self, kind: str, ticket: int | None, payload: dict[str, Any]) -> ActionResult:
+        op_id = str(uuid.uuid4())
+        with self.ws.cache.writer.begin() as conn:
+            outbox.record(conn, op_id, kind, ticket, payload, self.agent.email)
+        self.push()
+        with self.ws.cache.engine.connect() as conn:
+            op = outbox.get(conn, op_id)
+        assert op is not None
+        if op.state == OpState.PENDING:
+            return ActionResult(
+                True,
+                ticket,
+                "offline: saved, it will be sent when the team store answers",
+                queued=True,
+            )
+        if op.state == OpState.CONFLICT:
+            holder = op.payload.get("holder")
+            return ActionResult(False, ticket, op.result, holder=holder)
+        return ActionResult(True, ticket, op.result)
+
+    def handle_next(self) -> ActionResult:
+        """Claim the best waiting ticket: in the team store when online, else tentatively."""
+        self.push()
+        try:
+            out: Outcome = self._online(
+                lambda t: t.handle_next(self.agent.email, op_id=str(uuid.uuid4()))
+            )
+        except Offline:
+            number = self._local_next()
+            if number is None:
+                return ActionResult(False, message="nothing is waiting (offline)")
+            return self._act(OpKind.CLAIM, number, {})
+        if not out.ok:
+            return ActionResult(False, message=out.message)
+        self.pull()
+        return ActionResult(True, out.ticket, holder=self.agent.email)
+
+    def _local_next(self) -> int | None:
+        t = ticket_t.c
+        stmt = (
+            select(t.number)
+            .where(t.assignee.is_(None), t.status.not_in([str(s) for s in CLOSED_STATUSES]))
+            .order_by(
+                t.sla_due.is_(None),
+                t.sla_due,
+                t.priority.desc(),
+                t.waiting_since.is_(None),
+                t.waiting_since,
+                t.number,
+            )
+            .limit(1)
+        )
+        with self.ws.cache.engine.connect() as conn:
+            return conn.execute(stmt).scalar()
+
+    # -- presence -----------------------------------------------------------------------------
+
+    def here(self, number: int, kind: PresenceKind = PresenceKind.VIEWING) -> None:
+        """Say that this agent is on a ticket (renew every PRESENCE_HEARTBEAT seconds)."""
+        with contextlib.suppress(Offline):  # presence is best effort: it expires on its own
+            self._online(lambda t: t.heartbeat(self.agent.email, number, kind, ttl=PRESENCE_TTL))
+
+    def gone(self, number: int) -> None:
+        with contextlib.suppress(Offline):
+            self._online(lambda t: t.leave(self.agent.email, number))
+
+    # -- replay and pull ----------------------------------------------------------------------
+
+    def push(self) -> int:
+        """Replay pending operations in order; stop at the first that cannot reach the store."""
+        with self.ws.cache.engine.connect() as conn:
+            ops = outbox.pending(conn)
+        done = 0
+        for op in ops:
+            try:
+                out: Outcome = self._online(partial(_replay, agent=self.agent.email, op=op))
+            except Offline:
+                break
+            state = OpState.DONE if out.ok else OpState.CONFLICT
+            message = out.message if not out.ok else ""
+            if not out.ok and out.holder and op.kind in (OpKind.CLAIM, OpKind.ASSIGN):
+                message = (
+                    f"#{op.ticket}: {out.holder} has it now"
+                    if out.holder != self.agent.email
+                    else message
+                )
+            with self.ws.cache.writer.begin() as conn:
+                outbox.finish(conn, op.id, state, message)
+            done += 1
+        if done:
+            self.pull()
+        return done
+
+    def pull(self) -> int:
+        """Bring the cache up to the team's event log; returns how many events arrived."""
+        cache = self.ws.cache
+        with cache.engine.connect() as conn:
+            seq = int(outbox.meta_get(conn, "team_seq", "0"))
+        total = 0
+        try:
+            while True:
+                events = self._online(partial(LockTable.events_since, seq=seq, limit=1000))
+                if not events:
+                    break
+                touched = {e.ticket for e in events if e.ticket is not None}
+                states = self.ws.team.ticket_states(touched)
+                note_ids = [e.new for e in events if e.kind == "note" and e.new]
+                notes = self._online(partial(LockTable.notes, ids=note_ids)) if note_ids else []
+                seq = events[-1].seq
+                with cache.writer.begin() as conn:
+                    cache.set_ticket_states(conn, states.values())
+                    cache.store_notes(
+                        conn, [(n.id, n.ticket, n.author, n.body, n.created_at) for n in notes]
+                    )
+                    cache.store_events(
+                        conn,
+                        [
+                            {
+                                "seq": e.seq,
+                                "ticket": e.ticket,
+                                "actor": e.actor,
+                                "kind": e.kind,
+                                "field": e.field,
+                                "old": e.old,
+                                "new": e.new,
+                                "at": e.at,
+                            }
+                            for e in events
+                        ],
+                    )
+                    outbox.meta_set(conn, "team_seq", str(seq))
+                total += len(events)
+            presence = self._online(lambda t: t.presence())
+            cache.replace_presence(
+                [
+                    {
+                        "ticket": p.ticket,
+                        "agent": p.agent,
+                        "kind": str(p.kind),
+                        "expires_at": p.expires_at,
+                    }
+                    for p in presence
+                ]
+            )
+        except Offline:
+            pass
+        return total
+
+    def sync(self) -> TeamSyncReport:
+        """Push, then pull: what the app's worker and the service run every few seconds."""
+        pushed = self.push()
+        pulled = self.pull() if self.online is not False else 0
+        with self.ws.cache.engine.connect() as conn:
+            pending = outbox.count_pending(conn)
+        return TeamSyncReport(bool(self.online), pushed, [], pulled, pending, self.last_error)
+
+    def pending(self) -> int:
+        with self.ws.cache.engine.connect() as conn:
+            return outbox.count_pending(conn)
+
+    def conflicts(self, since_pos: int = 0) -> list[Op]:
+        with self.ws.cache.engine.connect() as conn:
+            return outbox.conflicts(conn, since_pos)
+
+    def agents(self) -> list[Any]:
+        return list(self._online(lambda t: t.agents()))
+
+
+class Offline(Exception):
+    """The team store did not answer; the operation stays in the outbox."""
+
+
+def _replay(table: LockTable, *, agent: str, op: Op) -> Outcome:
+    at: datetime = op.created_at
+    p = op.payload
+    n = op.ticket
+    match op.kind:
+        case OpKind.CLAIM:
+            assert n is not None
+            return table.claim(agent, n, op_id=op.id, at=at)
+        case OpKind.RELEASE:
+            assert n is not None
+            return table.release(agent, n, op_id=op.id, at=at)
+        case OpKind.ASSIGN:
+            assert n is not None
+            return table.assign(agent, n, p["to"], op_id=op.id, at=at)
+        case OpKind.STEAL:
+            assert n is not None
+            return table.steal(agent, n, op_id=op.id, at=at)
+        case OpKind.NOTE:
+            assert n is not None
+            return table.add_note(agent, n, p["body"], note_id=op.id, at=at)
+        case OpKind.SET:
+            assert n is not None
+            return table.set_field(agent, n, p["field"], p["value"], op_id=op.id, at=at)
+        case OpKind.SKIP:
+            assert n is not None
+            return table.skip(agent, n, p.get("reason", ""))
+        case OpKind.REASSIGN_ALL:
+            return table.reassign_all(agent, p["from"], p["to"], op_id=op.id, at=at)
+    return Outcome(False, n, f"unknown operation {op.kind}")

@@ -1,0 +1,162 @@
+"""Team work through the outbox: two caches on one team store, offline replay, conflicts,
+exactly-once after a crash. The outage is real: a TCP proxy to PostgreSQL is cut."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mailbuild import message
+from sqlalchemy.engine import make_url
+from tcp_proxy import TcpProxy
+
+from helpdesk.core.config import parse_config
+from helpdesk.core.tickets import Queue
+from helpdesk.storage import outbox
+from helpdesk.storage.lock_table import LockTable
+from helpdesk.storage.workspace import Workspace, open_workspace
+from helpdesk.sync.mailfiles import import_messages
+from helpdesk.sync.service import make_ingestor
+from helpdesk.sync.team import TeamService, _replay
+
+JANA, PETR = "jana@helpdesk.example", "petr@helpdesk.example"
+MAIL = [
+    message(f"m{i}@c.example", subject=f"Dotaz {i}", date=f"Mon, 02 Nov 2026 0{i}:00:00 +0000")
+    for i in range(1, 4)
+]
+
+
+def workspace(tmp_path: Path, name: str, email: str, store: str) -> Workspace:
+    d = tmp_path / name
+    d.mkdir()
+    settings = parse_config(
+        f'[agent]\nname = "{name}"\nemail = "{email}"\n[team]\nstore = "{store}"\n'
+        f'addresses = ["support@helpdesk.example"]\n[cache]\npath = "{d / "cache.sqlite"}"\n',
+        str(d / "helpdesk.toml"),
+        default_agent=("x", "x@x.example"),
+    )
+    ws = open_workspace(settings)
+    import_messages(MAIL, make_ingestor(ws))
+    return ws
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'team.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def numbers(ws: Workspace) -> list[int]:
+    return sorted(t.number for t in ws.cache.list_tickets(Queue.ALL, ws.agent))
+
+
+def test_two_caches_converge_through_the_event_log(tmp_path: Path, store_url: str) -> None:
+    a = workspace(tmp_path, "jana", JANA, store_url)
+    b = workspace(tmp_path, "petr", PETR, store_url)
+    ja, pe = TeamService(a), TeamService(b)
+    one, two, _ = numbers(a)
+    assert ja.claim(one).ok
+    assert ja.add_note(one, "Volala, chce vrátit peníze.").ok
+    assert ja.set_field(one, "priority", "3").ok
+    lost = pe.claim(one)
+    assert not lost.ok and JANA in lost.message
+    started = time.monotonic()
+    pe.sync()
+    assert time.monotonic() - started < 2  # a colleague's change is seen within seconds
+    detail = b.cache.ticket(one)
+    assert detail is not None
+    assert detail.summary.assignee == JANA
+    assert [(n.author, n.body, n.pending) for n in detail.notes] == [
+        (JANA, "Volala, chce vrátit peníze.", False)
+    ]
+    assert [e.kind for e in detail.history] == ["created", "claimed", "note", "field"]
+    assert pe.handle_next().ticket == two  # the claimed one is skipped
+    assert [t.number for t in b.cache.list_tickets(Queue.MINE, PETR)] == [two]
+    a.close()
+    b.close()
+
+
+@pytest.fixture
+def proxied_pg(pg_url: str) -> Iterator[tuple[str, TcpProxy]]:
+    url = make_url(pg_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    yield url.set(port=proxy.port).render_as_string(hide_password=False), proxy
+    proxy.close()
+
+
+def test_offline_work_replays_with_the_rules(
+    tmp_path: Path, pg_url: str, proxied_pg: tuple[str, TcpProxy]
+) -> None:
+    laptop_url, net = proxied_pg
+    laptop = workspace(tmp_path, "jana", JANA, laptop_url)
+    office = workspace(tmp_path, "petr", PETR, pg_url)
+    ja, pe = TeamService(laptop), TeamService(office)
+    ja.sync()
+    pe.sync()
+    one, two, three = numbers(laptop)
+
+    net.down()  # the train enters a tunnel
+    offline = ja.claim(one)
+    assert offline.ok and offline.queued
+    assert ja.add_note(one, "Poznámka z vlaku").queued
+    assert ja.set_field(one, "category", "Complaints").queued  # older than Petr's edit below
+    assert ja.claim(two).queued
+    assert ja.handle_next().queued  # tentative: picked from the cache
+    assert ja.sync().online is False and ja.pending() == 5
+    mine = [t.number for t in laptop.cache.list_tickets(Queue.MINE, JANA)]
+    assert sorted(mine) == [one, two, three]  # the app keeps working on the cache
+
+    assert pe.claim(two).ok  # meanwhile, in the office
+    assert pe.set_field(one, "category", "Orders").ok
+
+    net.up()
+    report = ja.sync()
+    assert report.online and report.pending == 0
+    conflicts = ja.conflicts()
+    assert [(c.kind, c.ticket) for c in conflicts] == [
+        ("set", one),
+        ("claim", two),
+    ]  # in outbox order
+    assert PETR in conflicts[1].result  # the loser is told who holds it
+    assert laptop.cache.ticket(two).summary.assignee == PETR  # type: ignore[union-attr]
+    assert laptop.cache.ticket(one).summary.assignee == JANA  # type: ignore[union-attr]
+    state = LockTable(office.team).state(one)
+    assert state is not None and state.category == "Orders"  # the later edit won
+    kinds = [
+        (e.kind, e.new) for e in LockTable(office.team).events_since(0) if e.field == "category"
+    ]
+    assert kinds == [("field", "Orders"), ("field_overridden", "Complaints")]  # both kept
+    notes = laptop.cache.ticket(one).notes  # type: ignore[union-attr]
+    assert [(n.body, n.pending) for n in notes] == [("Poznámka z vlaku", False)]
+    laptop.close()
+    office.close()
+
+
+def test_crash_between_apply_and_acknowledge_applies_once(tmp_path: Path, store_url: str) -> None:
+    ws = workspace(tmp_path, "jana", JANA, store_url)
+    svc = TeamService(ws)
+    svc.sync()
+    (one, *_) = numbers(ws)
+    # Record two operations as the app would, then "crash" after the team store applied them
+    # but before the cache heard back.
+    with ws.cache.writer.begin() as conn:
+        outbox.record(conn, "op-note", outbox.OpKind.NOTE, one, {"body": "jednou"}, JANA)
+        outbox.record(conn, "op-claim", outbox.OpKind.CLAIM, one, {}, JANA)
+    table = LockTable(ws.team)
+    with ws.cache.engine.connect() as conn:
+        ops = outbox.pending(conn)
+    for op in ops:
+        assert _replay(table, agent=JANA, op=op).ok
+    # Restart: the replay finds both already applied.
+    assert TeamService(ws).push() == 2
+    assert [n.body for n in table.notes(one)] == ["jednou"]
+    assert [e.kind for e in table.events_since(0) if e.ticket == one] == [
+        "created",
+        "note",
+        "claimed",
+    ]
+    assert svc.pending() == 0
+    ws.close()

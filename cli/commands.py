@@ -177,7 +177,7 @@ def run_tickets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detail_json(d: TicketDetail) -> dict[str, Any]:
+def detail_json(d: TicketDetail) -> dict[str, Any]:
     out = _summary_json(d.summary)
     msgs = []
     for m in d.messages:
@@ -185,7 +185,28 @@ def _detail_json(d: TicketDetail) -> dict[str, Any]:
         md["date"] = m.date.isoformat() if m.date else None
         msgs.append(md)
     out["messages"] = msgs
-    out["notes"] = []  # internal notes arrive with the team store (issue of the lock table)
+    out["notes"] = [
+        {
+            "id": n.id,
+            "author": n.author,
+            "body": n.body,
+            "created_at": n.created_at.isoformat(),
+            "pending": n.pending,
+        }
+        for n in d.notes
+    ]
+    out["history"] = [
+        {
+            "seq": e.seq,
+            "actor": e.actor,
+            "kind": e.kind,
+            "field": e.field,
+            "old": e.old,
+            "new": e.new,
+            "at": e.at.isoformat(),
+        }
+        for e in d.history
+    ]
     return out
 
 
@@ -199,9 +220,14 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"helpdesk: no ticket #{args.number}", file=sys.stderr)
         return 1
     if args.json:
-        json.dump(_detail_json(detail), sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(detail_json(detail), sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
+    print_detail(detail)
+    return 0
+
+
+def print_detail(detail: TicketDetail) -> None:
     s = detail.summary
     print(
         f"#{s.number}  {s.subject}\n{s.customer}  ·  {s.status}  ·  {s.assignee or 'unassigned'}\n"
@@ -212,7 +238,10 @@ def run_show(args: argparse.Namespace) -> int:
         if m.problem:
             print(f"[malformed: {m.problem}]")
         print(m.text.rstrip() + "\n")
-    return 0
+    for n in detail.notes:
+        waiting = "  (not sent to the team yet)" if n.pending else ""
+        print(f"--- INTERNAL NOTE by {n.author}  {n.created_at:%Y-%m-%d %H:%M}{waiting}")
+        print(n.body.rstrip() + "\n")
 
 
 # -- secrets -----------------------------------------------------------------------------------

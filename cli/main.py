@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from helpdesk import __version__
+from helpdesk.cli.team_commands import HANDLERS as TEAM_HANDLERS
+from helpdesk.cli.team_commands import add_parsers as add_team_parsers
 from helpdesk.core.config import ConfigError
 from helpdesk.core.tickets import Queue
 
@@ -67,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("number", type=int)
     show.add_argument("--json", action="store_true", help="machine-readable output")
 
+    add_team_parsers(sub)
+
     auth = sub.add_parser("auth", help="store account passwords in the keyring")
     auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
     auth_set = auth_sub.add_parser(
@@ -94,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "show": commands.run_show,
         "auth": commands.run_auth,
     }
+    handlers.update(TEAM_HANDLERS)
     try:
         return handlers[args.command](args)
     except BrokenPipeError:

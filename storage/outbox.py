@@ -41,6 +41,7 @@ class OpState:
 
 @dataclass(frozen=True, slots=True)
 class Op:
+    pos: int
     id: str
     kind: str
     ticket: int | None
@@ -52,7 +53,7 @@ class Op:
     @staticmethod
     def from_row(r: Any) -> Op:
         created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
-        return Op(r.id, r.kind, r.ticket, json.loads(r.payload), created, r.state, r.result)
+        return Op(r.pos, r.id, r.kind, r.ticket, json.loads(r.payload), created, r.state, r.result)
 
 
 def record(

@@ -10,6 +10,7 @@ from mailbuild import message
 from textual.widgets import DataTable
 
 from helpdesk.core.config import parse_config
+from helpdesk.core.tickets import Queue
 from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.mailfiles import import_messages
 from helpdesk.sync.service import make_ingestor
@@ -17,6 +18,7 @@ from helpdesk.tui.app import make_app
 from helpdesk.tui.screens.queue import QueueScreen
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.message_view import MessageView
+from helpdesk.tui.widgets.status_bar import StatusBar
 from helpdesk.tui.widgets.ticket_table import TicketTable
 
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
@@ -180,3 +182,54 @@ async def test_sync_runs_in_a_worker_and_new_mail_shows(
         assert sorted(r[2] for r in rows(table)) == ["Druhý dotaz", "První dotaz"]
         assert "synced" in app.sync_state
     ws.close()
+
+
+async def wait_until(pilot: object, cond: object, tries: int = 200) -> None:
+    for _ in range(tries):
+        if cond():  # type: ignore[operator]
+            return
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+    raise AssertionError("condition not reached")
+
+
+async def test_handle_next_claims_and_opens_then_note(ws: Workspace) -> None:
+    from helpdesk.tui.widgets.note_view import NoteView
+
+    app = make_app(ws, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
+        assert isinstance(app.screen, TicketScreen)
+        # The longest-waiting customer comes first (the order we already answered waits on
+        # the customer, so it comes last); it is now the agent's.
+        assert app.screen.detail.summary.subject == "Faktura 77"
+        assert app.screen.detail.summary.assignee == "jana@helpdesk.example"
+        number = app.screen.detail.summary.number
+        await pilot.press("N")
+        await pilot.pause()
+        from textual.widgets import TextArea
+
+        await pilot.press(*"Volal")
+        app.screen.query_one(TextArea).insert(", chce fakturu.")
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: bool(app.screen.query(NoteView)))
+        (note,) = app.screen.query(NoteView)
+        assert note.note.body == "Volal, chce fakturu."
+        label = str(note.query("Static").first().render())
+        assert "INTERNAL NOTE" in label and "team only" in label
+        await pilot.press("q")
+        await pilot.press("3")  # Mine
+        await wait_until(pilot, lambda: app.screen.query_one(TicketTable).row_count == 1)
+        assert app.screen.query_one(TicketTable).current_number() == number
+        await pilot.press("C")  # release: back to the queue
+        await wait_until(pilot, lambda: app.screen.query_one(TicketTable).row_count == 0)
+
+
+async def test_claim_from_the_queue_and_team_status(ws: Workspace) -> None:
+    app = make_app(ws, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.team_state.startswith("team: online"))
+        await pilot.press("c")
+        await wait_until(pilot, lambda: ws.cache.count_tickets(Queue.MINE, ws.agent) == 1)
+        status = str(app.screen.query_one(StatusBar).render())
+        assert "team: online" in status

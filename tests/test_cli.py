@@ -140,7 +140,9 @@ def test_demo_workspace_holds_the_sample_mailbox(tmp_path: Path) -> None:
     subjects = " ".join(t["subject"] for t in tickets)
     assert any(c in subjects for c in "řůě")  # Czech
     assert any(c in subjects for c in "łąęż")  # Polish
-    assert any(w in subjects.lower() for w in ("order", "parcel", "invoice", "refund", "delivery", "item"))
+    assert any(
+        w in subjects.lower() for w in ("order", "parcel", "invoice", "refund", "delivery", "item")
+    )
     from helpdesk.storage.locations import load_settings
     from helpdesk.storage.workspace import open_workspace
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from helpdesk.cli.demo import create_demo_workspace
 from helpdesk.storage.locations import load_settings
@@ -28,17 +29,34 @@ def demo_ws(tmp_path: Path) -> Iterator[Workspace]:
     ws.close()
 
 
+async def settled(pilot: Pilot[Any]) -> None:
+    """The team store has answered once, so the status line no longer depends on timing."""
+    for _ in range(200):
+        if pilot.app.team_state.startswith("team: online"):  # type: ignore[attr-defined]
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
 def test_queue_screen(snap_compare: Any, demo_ws: Workspace) -> None:
-    assert snap_compare(make_app(demo_ws, clock=lambda: NOW), terminal_size=(80, 24))
+    assert snap_compare(
+        make_app(demo_ws, clock=lambda: NOW), terminal_size=(80, 24), run_before=settled
+    )
 
 
 def test_ticket_screen(snap_compare: Any, demo_ws: Workspace) -> None:
     assert snap_compare(
-        make_app(demo_ws, clock=lambda: NOW), press=["j", "j", "enter"], terminal_size=(80, 24)
+        make_app(demo_ws, clock=lambda: NOW),
+        press=["j", "j", "enter"],
+        terminal_size=(80, 24),
+        run_before=settled,
     )
 
 
 def test_help_over_queue(snap_compare: Any, demo_ws: Workspace) -> None:
     assert snap_compare(
-        make_app(demo_ws, clock=lambda: NOW), press=["question_mark"], terminal_size=(100, 30)
+        make_app(demo_ws, clock=lambda: NOW),
+        press=["question_mark"],
+        terminal_size=(100, 30),
+        run_before=settled,
     )

@@ -1,4 +1,4 @@
-"""The terminal app. It reads the local cache only; mail sync runs in a worker thread."""
+"""The terminal app. It reads the local cache only; mail and team sync run in worker threads."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import get_current_worker
 
+from helpdesk.core.team import PRESENCE_HEARTBEAT
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.service import SyncService
+from helpdesk.sync.team import ActionResult, TeamService
 from helpdesk.themes.builtin import BUILTIN_THEMES, DEFAULT_THEME
-from helpdesk.tui.messages import SyncFinished, SyncProgress
+from helpdesk.tui.messages import ActionDone, SyncFinished, SyncProgress, TeamSynced
 from helpdesk.tui.screens.queue import QueueScreen
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.status_bar import StatusBar
 
-SYNC_INTERVAL = 60.0  # seconds between polls until IDLE push arrives
+SYNC_INTERVAL = 60.0  # seconds between mail polls until IDLE push arrives
+TEAM_SYNC_INTERVAL = 3.0  # seconds between pulls of the team's changes
 
 
 class HelpdeskApp(App[int]):
@@ -26,7 +29,16 @@ class HelpdeskApp(App[int]):
     TITLE = "helpdesk"
     BINDINGS = [
         Binding("?", "toggle_help", "Keys", id="app.help", tooltip="Show the keys of this screen"),
-        Binding("$", "sync_now", "Sync", id="app.sync", tooltip="Fetch new mail now"),
+        Binding(
+            "n",
+            "handle_next",
+            "Next",
+            id="app.handle_next",
+            tooltip="Claim the best waiting ticket and open it",
+        ),
+        Binding(
+            "$", "sync_now", "Sync", id="app.sync", tooltip="Fetch new mail and team changes now"
+        ),
         Binding(
             "ctrl+c",
             "quit",
@@ -43,35 +55,60 @@ class HelpdeskApp(App[int]):
         ws: Workspace,
         *,
         sync: SyncService | None = None,
+        team: TeamService | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sync_interval: float = SYNC_INTERVAL,
+        team_interval: float = TEAM_SYNC_INTERVAL,
     ) -> None:
         super().__init__()
         self.ws = ws
         self.sync = sync
+        self.team = team if team is not None else TeamService(ws)
         self.clock = clock
         self.sync_interval = sync_interval
+        self.team_interval = team_interval
         self.sync_state = "no mail account configured" if sync is None else "starting sync…"
         self.sync_error = False
+        self.team_state = "team: connecting…"
+        self._seen_conflicts = 0
 
     def on_mount(self) -> None:
         for theme in BUILTIN_THEMES:
             self.register_theme(theme)
         self.theme = DEFAULT_THEME
         self.push_screen(QueueScreen())
-        self._show_sync()
+        self._show_status()
         if self.sync is not None:
             self.run_sync()
             self.set_interval(self.sync_interval, self.run_sync)
+        self.run_team_sync()
+        self.set_interval(self.team_interval, self.run_team_sync)
+        self.set_interval(PRESENCE_HEARTBEAT, self._heartbeat)
 
     # -- navigation ------------------------------------------------------------------------
 
     def open_ticket(self, number: int) -> None:
         detail = self.ws.cache.ticket(number)
         if detail is None:
-            self.notify(f"Ticket #{number} is no longer in the cache", severity="warning")
+            self.notify(f"Ticket #{number} is not in the cache yet", severity="warning")
             return
+        if isinstance(self.screen, TicketScreen):
+            self.pop_screen()
         self.push_screen(TicketScreen(detail))
+        self.presence(number, here=True)
+
+    def ticket_closed(self, number: int) -> None:
+        self.presence(number, here=False)
+
+    def refresh_views(self) -> None:
+        """Read the cache again: lists, counts and an open ticket."""
+        for screen in self.screen_stack:
+            if isinstance(screen, QueueScreen):
+                screen.reload()
+            elif isinstance(screen, TicketScreen):
+                detail = self.ws.cache.ticket(screen.detail.summary.number)
+                if detail is not None:
+                    screen.update_detail(detail)
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):
@@ -79,9 +116,53 @@ class HelpdeskApp(App[int]):
         else:
             self.action_show_help_panel()
 
+    # -- team actions: in workers, because the team store may be far away -------------------
+
+    def action_handle_next(self) -> None:
+        self.notify("Finding the next ticket…", timeout=2)
+        self._team_action(lambda: self.team.handle_next(), open_it=True)
+
+    def claim(self, number: int) -> None:
+        self._team_action(lambda: self.team.claim(number))
+
+    def release(self, number: int) -> None:
+        self._team_action(lambda: self.team.release(number))
+
+    def add_note(self, number: int, body: str) -> None:
+        self._team_action(lambda: self.team.add_note(number, body))
+
+    @work(thread=True, group="team-action", exit_on_error=False)
+    def _team_action(self, act: Callable[[], ActionResult], open_it: bool = False) -> None:
+        self.post_message(ActionDone(act(), open_it))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        result = message.result
+        if result.ok and result.queued:
+            self.notify(result.message, severity="warning")
+        elif result.ok and result.message:
+            self.notify(result.message)
+        elif not result.ok:
+            self.notify(result.message or "not done", severity="error")
+        self.refresh_views()
+        self._show_status()
+        if message.open_ticket and result.ok and result.ticket is not None:
+            self.open_ticket(result.ticket)
+
+    @work(thread=True, group="presence", exit_on_error=False)
+    def presence(self, number: int, here: bool) -> None:
+        if here:
+            self.team.here(number)
+        else:
+            self.team.gone(number)
+
+    def _heartbeat(self) -> None:
+        if isinstance(self.screen, TicketScreen):
+            self.presence(self.screen.detail.summary.number, here=True)
+
     # -- sync ------------------------------------------------------------------------------
 
     def action_sync_now(self) -> None:
+        self.run_team_sync()
         if self.sync is None:
             self.notify("No mail account is configured: see helpdesk.toml", severity="warning")
             return
@@ -102,9 +183,33 @@ class HelpdeskApp(App[int]):
             SyncFinished(report.stats.new_messages, report.stats.new_tickets, report.errors)
         )
 
+    @work(thread=True, exclusive=True, group="team", exit_on_error=False)
+    def run_team_sync(self) -> None:
+        report = self.team.sync()
+        conflicts = self.team.conflicts(self._seen_conflicts)
+        self.post_message(
+            TeamSynced(report.online, report.pulled, report.pending, report.error, conflicts)
+        )
+
+    def on_team_synced(self, message: TeamSynced) -> None:
+        if message.online:
+            self.team_state = "team: online" + (
+                f", {message.pending} to send" if message.pending else ""
+            )
+        else:
+            self.team_state = f"team: OFFLINE, {message.pending} waiting"
+        for op in message.conflicts:
+            self._seen_conflicts = max(self._seen_conflicts, op.pos)
+            self.notify(
+                f"{op.kind} #{op.ticket} not done: {op.result}", severity="error", timeout=10
+            )
+        if message.pulled or message.conflicts:
+            self.refresh_views()
+        self._show_status()
+
     def on_sync_progress(self, message: SyncProgress) -> None:
         self.sync_state, self.sync_error = message.text, False
-        self._show_sync()
+        self._show_status()
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         when = self.clock().astimezone().strftime("%H:%M")
@@ -121,23 +226,25 @@ class HelpdeskApp(App[int]):
                     f"{message.new_messages} new messages, {message.new_tickets} new tickets"
                 )
         if message.new_messages:
-            for screen in self.screen_stack:
-                if isinstance(screen, QueueScreen):
-                    screen.reload()
-        self._show_sync()
+            self.refresh_views()
+        self._show_status()
 
-    def _show_sync(self) -> None:
+    def status_text(self) -> str:
+        return f"{self.team_state}  ·  {self.sync_state}"
+
+    def _show_status(self) -> None:
         for bar in self.screen.query(StatusBar):
-            bar.show_sync(self.sync_state, error=self.sync_error)
+            bar.show_sync(self.status_text(), error=self.sync_error or "OFFLINE" in self.team_state)
 
 
 def make_app(
     ws: Workspace,
     *,
     sync: SyncService | None = None,
+    team: TeamService | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> HelpdeskApp:
     """Build the app from an opened workspace: tests call this directly."""
     if clock is None:
-        return HelpdeskApp(ws, sync=sync)
-    return HelpdeskApp(ws, sync=sync, clock=clock)
+        return HelpdeskApp(ws, sync=sync, team=team)
+    return HelpdeskApp(ws, sync=sync, team=team, clock=clock)

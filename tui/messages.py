@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from helpdesk.storage.outbox import Op
+from helpdesk.sync.team import ActionResult
+
 
 @dataclass
 class SyncProgress(Message):
@@ -25,3 +28,23 @@ class SyncFinished(Message):
 @dataclass
 class CacheChanged(Message):
     """The cache got new data: lists and counts should be read again."""
+
+
+@dataclass
+class ActionDone(Message):
+    """A team action finished (in the team store, or queued offline)."""
+
+    result: ActionResult
+    open_ticket: bool = False
+
+
+@dataclass
+class TeamSynced(Message):
+    online: bool
+    pulled: int
+    pending: int
+    error: str
+    conflicts: list[Op]
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TeamSynced) and not self.conflicts

@@ -64,6 +64,15 @@ class QueueScreen(Screen[None]):
             )
             for i, q in enumerate(QUEUE_ORDER)
         ],
+        Binding("c", "claim", "Claim", id="queue.claim", tooltip="Take the selected ticket"),
+        Binding(
+            "C",
+            "release",
+            "Release",
+            show=False,
+            id="queue.release",
+            tooltip="Give the selected ticket back",
+        ),
         Binding("q", "app.quit", "Quit", id="app.quit", tooltip="Quit helpdesk"),
     ]
 
@@ -119,6 +128,16 @@ class QueueScreen(Screen[None]):
         number = self.query_one(TicketTable).current_number()
         if number is not None:
             self.hd.open_ticket(number)
+
+    def action_claim(self) -> None:
+        number = self.query_one(TicketTable).current_number()
+        if number is not None:
+            self.hd.claim(number)
+
+    def action_release(self) -> None:
+        number = self.query_one(TicketTable).current_number()
+        if number is not None:
+            self.hd.release(number)
 
     def action_queue(self, name: str) -> None:
         self.queue = Queue(name)

@@ -1,17 +1,26 @@
-"""The ticket screen: the whole conversation, oldest first."""
+"""The ticket screen: the whole conversation oldest first, internal notes in their place."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from helpdesk.core.tickets import TicketDetail
+from helpdesk.tui.screens.note import NoteEditor
 from helpdesk.tui.widgets.message_view import MessageView
+from helpdesk.tui.widgets.note_view import NoteView
 from helpdesk.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from helpdesk.tui.app import HelpdeskApp
 
 
 class Conversation(VerticalScroll):
@@ -24,16 +33,48 @@ class Conversation(VerticalScroll):
     ]
 
 
+def _header(detail: TicketDetail) -> tuple[Text, Text]:
+    s = detail.summary
+    title = Text(f"#{s.number} ", style="bold")
+    title.append(s.subject or "(no subject)")
+    who = f"{s.customer_name} <{s.customer_email}>" if s.customer_name else s.customer_email
+    meta = Text(
+        f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} messages"
+    )
+    others = [p for p in detail.presence]
+    if others:
+        meta.append(
+            "  ·  " + ", ".join(f"{p.agent.split('@')[0]} {p.kind}" for p in others), style="bold"
+        )
+    return title, meta
+
+
 class TicketScreen(Screen[None]):
     BINDINGS = [
-        Binding("q", "app.pop_screen", "Back", id="ticket.back", tooltip="Back to the queue"),
+        Binding("q", "back", "Back", id="ticket.back", tooltip="Back to the queue"),
         Binding(
             "escape",
-            "app.pop_screen",
+            "back",
             "Back",
             show=False,
             id="ticket.back_escape",
             tooltip="Back to the queue",
+        ),
+        Binding("c", "claim", "Claim", id="ticket.claim", tooltip="Take this ticket"),
+        Binding(
+            "C",
+            "release",
+            "Release",
+            show=False,
+            id="ticket.release",
+            tooltip="Give this ticket back to the queue",
+        ),
+        Binding(
+            "N",
+            "note",
+            "Note",
+            id="ticket.note",
+            tooltip="Add an internal note (never sent to the customer)",
         ),
     ]
 
@@ -41,23 +82,34 @@ class TicketScreen(Screen[None]):
         super().__init__()
         self.detail = detail
 
+    @property
+    def hd(self) -> HelpdeskApp:
+        return cast("HelpdeskApp", self.app)
+
+    @property
+    def number(self) -> int:
+        return self.detail.summary.number
+
     def compose(self) -> ComposeResult:
-        s = self.detail.summary
-        title = Text(f"#{s.number} ", style="bold")
-        title.append(s.subject or "(no subject)")
+        title, meta = _header(self.detail)
         yield Static(title, id="ticket-title")
-        who = f"{s.customer_name} <{s.customer_email}>" if s.customer_name else s.customer_email
-        yield Static(
-            Text(
-                f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} messages"
-            ),
-            id="ticket-meta",
-        )
+        yield Static(meta, id="ticket-meta")
         with Conversation(id="conversation"):
-            for m in self.detail.messages:
-                yield MessageView(m)
+            yield from self._items(self.detail)
         yield StatusBar(id="status")
         yield Footer()
+
+    @staticmethod
+    def _items(detail: TicketDetail) -> list[Widget]:
+        # Notes stand where they were written, between the mails around them.
+        epoch = datetime.min.replace(tzinfo=UTC)
+        timeline: list[tuple[datetime, int, Widget]] = [
+            (m.date or epoch, i, MessageView(m)) for i, m in enumerate(detail.messages)
+        ]
+        timeline += [
+            (n.created_at, len(timeline) + i, NoteView(n)) for i, n in enumerate(detail.notes)
+        ]
+        return [w for _, _, w in sorted(timeline, key=lambda t: (t[0], t[1]))]
 
     def on_mount(self) -> None:
         conv = self.query_one(Conversation)
@@ -66,4 +118,38 @@ class TicketScreen(Screen[None]):
         if views:
             # The newest message is what the agent came for: show it from its first line.
             self.call_after_refresh(conv.scroll_to_widget, views[-1], animate=False, top=True)
-        self.query_one(StatusBar).where = f"Ticket #{self.detail.summary.number}"
+        self.query_one(StatusBar).where = f"Ticket #{self.number}"
+
+    def on_unmount(self) -> None:
+        self.hd.ticket_closed(self.number)
+
+    def update_detail(self, detail: TicketDetail) -> None:
+        """New state from the team or new mail: redraw, keeping the reading position."""
+        changed = (len(detail.messages), len(detail.notes)) != (
+            len(self.detail.messages),
+            len(self.detail.notes),
+        )
+        self.detail = detail
+        title, meta = _header(detail)
+        self.query_one("#ticket-title", Static).update(title)
+        self.query_one("#ticket-meta", Static).update(meta)
+        if changed:
+            conv = self.query_one(Conversation)
+            conv.remove_children()
+            conv.mount_all(self._items(detail))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_claim(self) -> None:
+        self.hd.claim(self.number)
+
+    def action_release(self) -> None:
+        self.hd.release(self.number)
+
+    def action_note(self) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self.hd.add_note(self.number, text)
+
+        self.app.push_screen(NoteEditor(self.number), done)

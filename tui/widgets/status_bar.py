@@ -31,9 +31,9 @@ class StatusBar(Static):
 
     def on_mount(self) -> None:
         # A screen pushed later starts with the app's current sync state.
-        state = getattr(self.app, "sync_state", "")
-        if state:
-            self.show_sync(state, error=getattr(self.app, "sync_error", False))
+        status = getattr(self.app, "status_text", None)
+        if status is not None:
+            self.show_sync(status(), error=getattr(self.app, "sync_error", False))
 
     def show_sync(self, text: str, *, error: bool = False) -> None:
         self.sync_text = text

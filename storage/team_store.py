@@ -11,13 +11,14 @@ import fcntl
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlmodel import SQLModel
 
 from helpdesk.core.team import EventKind
@@ -66,6 +67,7 @@ def _column_ddl(conn: Connection, column: str) -> str:
 
 MIGRATIONS: list[Migration] = [_schema_2]
 
+CHANGES_CHANNEL = "helpdesk_team"
 _WRITE_LOCK = 0x6864_7772  # the advisory lock key of team writes ("hdwr")
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
 
@@ -121,10 +123,13 @@ class TeamStore:
             ":memory:",
         )
         self._lock_path = f"{database}.writelock" if sqlite_file else None
+        self._listener: Any = None  # psycopg connection that LISTENs, made on first wait
         ensure_schema(self.engine, name="team", tables=TEAM_TABLES, migrations=MIGRATIONS)
         self._secret: bytes | None = None
 
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         self.engine.dispose()
 
     @contextmanager
@@ -137,6 +142,42 @@ class TeamStore:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
             yield conn
+            if conn.dialect.name == "postgresql":
+                # Delivered at commit to every listening client: colleagues see it at once.
+                conn.execute(text(f"NOTIFY {CHANGES_CHANNEL}"))
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until the team's state may have changed (True) or `timeout` passes (False).
+
+        PostgreSQL pushes a notification; a SQLite file is watched through its event log.
+        One thread at a time may wait (the app's watcher).
+        """
+        if self.engine.dialect.name == "postgresql":
+            return self._wait_notify(timeout)
+        deadline = time.monotonic() + timeout
+        start = self._last_seq()
+        while time.monotonic() < deadline:
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+            if self._last_seq() != start:
+                return True
+        return False
+
+    def _last_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(_event.c.seq), 0))).scalar_one())
+
+    def _wait_notify(self, timeout: float) -> bool:
+        import psycopg
+
+        if self._listener is None or self._listener.closed:
+            url = self.engine.url.set(drivername="postgresql")
+            self._listener = psycopg.connect(
+                url.render_as_string(hide_password=False), autocommit=True, connect_timeout=10
+            )
+            self._listener.execute(f"LISTEN {CHANGES_CHANNEL}")
+        for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+            return True
+        return False
 
     @contextmanager
     def _sqlite_turn(self) -> Iterator[None]:

@@ -8,6 +8,7 @@ Team changes come back by pulling the event log from the cache's last sequence n
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -261,6 +262,15 @@ class TeamService:
         with self.ws.cache.engine.connect() as conn:
             pending = outbox.count_pending(conn)
         return TeamSyncReport(bool(self.online), pushed, [], pulled, pending, self.last_error)
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until a colleague may have changed something, or `timeout` passes."""
+        try:
+            changed = self.ws.team.wait_for_change(timeout)
+        except OFFLINE_ERRORS:
+            time.sleep(timeout)  # the periodic sync reports the outage
+            return False
+        return bool(changed)
 
     def pending(self) -> int:
         with self.ws.cache.engine.connect() as conn:

@@ -160,3 +160,33 @@ def test_crash_between_apply_and_acknowledge_applies_once(tmp_path: Path, store_
     ]
     assert svc.pending() == 0
     ws.close()
+
+
+def test_a_colleagues_change_wakes_the_watcher(tmp_path: Path, store_url: str) -> None:
+    import threading
+
+    a = workspace(tmp_path, "jana", JANA, store_url)
+    b = workspace(tmp_path, "petr", PETR, store_url)
+    ja, pe = TeamService(a), TeamService(b)
+    pe.sync()
+    assert not pe.wait_for_change(0.3)  # nothing happens: it times out
+    woke: list[float] = []
+
+    def watch() -> None:
+        start = time.monotonic()
+        if pe.wait_for_change(10):
+            woke.append(time.monotonic() - start)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    time.sleep(0.3)
+    (one, *_) = numbers(a)
+    claimed_at = time.monotonic()
+    assert ja.claim(one).ok
+    t.join(timeout=15)
+    assert woke, "the watcher never woke"
+    assert time.monotonic() - claimed_at < 2
+    pe.sync()
+    assert b.cache.ticket(one).summary.assignee == JANA  # type: ignore[union-attr]
+    a.close()
+    b.close()

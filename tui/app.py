@@ -21,7 +21,8 @@ from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.status_bar import StatusBar
 
 SYNC_INTERVAL = 60.0  # seconds between mail polls until IDLE push arrives
-TEAM_SYNC_INTERVAL = 3.0  # seconds between pulls of the team's changes
+TEAM_SYNC_INTERVAL = 10.0  # seconds between pulls when no change was signalled
+WATCH_SLICE = 1.0  # the watcher wakes this often to notice that the app is closing
 
 
 class HelpdeskApp(App[int]):
@@ -83,6 +84,7 @@ class HelpdeskApp(App[int]):
             self.set_interval(self.sync_interval, self.run_sync)
         self.run_team_sync()
         self.set_interval(self.team_interval, self.run_team_sync)
+        self.watch_team()
         self.set_interval(PRESENCE_HEARTBEAT, self._heartbeat)
 
     # -- navigation ------------------------------------------------------------------------
@@ -190,6 +192,15 @@ class HelpdeskApp(App[int]):
         self.post_message(
             TeamSynced(report.online, report.pulled, report.pending, report.error, conflicts)
         )
+
+    @work(thread=True, group="team-watch", exit_on_error=False)
+    def watch_team(self) -> None:
+        """Pull as soon as a colleague changes something (PostgreSQL pushes; SQLite is
+        watched), so a claim elsewhere shows here within a second."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            if self.team.wait_for_change(WATCH_SLICE) and not worker.is_cancelled:
+                self.call_from_thread(self.run_team_sync)
 
     def on_team_synced(self, message: TeamSynced) -> None:
         if message.online:

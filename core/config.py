@@ -55,6 +55,9 @@ class TeamSettings:
     store: str | None = None  # SQLAlchemy URL; None = the default SQLite file
     addresses: tuple[str, ...] = ()  # our own addresses, lower-cased, accounts' included
     subject_tag: str = "#"  # tickets are tagged "[#1234]" in subjects
+    # Handle-next order: "sla" (due first), "priority" (highest first), "oldest" (longest waiting).
+    next_order: tuple[str, ...] = ("sla", "priority", "oldest")
+    next_departments_only: bool = False  # offer agents only their departments' tickets
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,7 +475,24 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 _TOP_KEYS = ("agent", "team", "cache", "accounts")
 _AGENT_KEYS = ("name", "email")
-_TEAM_KEYS = ("name", "store", "addresses", "subject_tag")
+_TEAM_KEYS = ("name", "store", "addresses", "subject_tag", "next_order", "next_departments_only")
+_NEXT_ORDER_KEYS = ("sla", "priority", "oldest")
+
+
+def _next_order(value: object) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not value:
+        return None
+    if any(not isinstance(v, str) or v not in _NEXT_ORDER_KEYS for v in value):
+        return None
+    if len(set(value)) != len(value):
+        return None
+    return tuple(value)
+
+
+def _bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 _CACHE_KEYS = ("path",)
 _ACCOUNT_KEYS = ("address", "imap", "smtp")
 _IMAP_KEYS = (
@@ -574,12 +594,25 @@ def _read_team(r: _Reader, value: object, accounts: Mapping[str, AccountSettings
         'a short text without spaces or brackets, like "#"',
         defaults.subject_tag,
     )
+    order = r.get(
+        t,
+        path,
+        "next_order",
+        _next_order,
+        'a non-empty array of distinct keys from "sla", "priority", "oldest"',
+        defaults.next_order,
+    )
+    departments_only = r.get(
+        t, path, "next_departments_only", _bool, "true or false", defaults.next_departments_only
+    )
     own = _unique([*(addresses or ()), *(a.address.lower() for a in accounts.values())])
     return TeamSettings(
         name=name or defaults.name,
         store=store,
         addresses=own,
         subject_tag=tag or defaults.subject_tag,
+        next_order=order or defaults.next_order,
+        next_departments_only=bool(departments_only),
     )
 
 

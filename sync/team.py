@@ -131,8 +131,14 @@ class TeamService:
         """Claim the best waiting ticket: in the team store when online, else tentatively."""
         self.push()
         try:
+            team = self.ws.settings.team
             out: Outcome = self._online(
-                lambda t: t.handle_next(self.agent.email, op_id=str(uuid.uuid4()))
+                lambda t: t.handle_next(
+                    self.agent.email,
+                    order=team.next_order,
+                    departments_only=team.next_departments_only,
+                    op_id=str(uuid.uuid4()),
+                )
             )
         except Offline:
             number = self._local_next()

@@ -636,3 +636,24 @@ def test_themes_dir_under_the_config_dir(xdg: dict[str, str]) -> None:
 def test_ipv6_host_accepted() -> None:
     imap = parse(MINIMAL.replace('"imap.example.com"', '"::1"')).accounts["support"].imap
     assert imap is not None and imap.host == "::1"
+
+
+def test_handle_next_policy_keys() -> None:
+    settings = parse_config(
+        '[team]\nnext_order = ["priority", "oldest"]\nnext_departments_only = true\n',
+        "t.toml",
+        default_agent=("A", "a@example.com"),
+    )
+    assert settings.team.next_order == ("priority", "oldest")
+    assert settings.team.next_departments_only is True
+    assert parse_config("", "t.toml", default_agent=("A", "a@example.com")).team.next_order == (
+        "sla",
+        "priority",
+        "oldest",
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            '[team]\nnext_order = ["fastest"]\n', "t.toml", default_agent=("A", "a@example.com")
+        )
+    assert err.value.key == "team.next_order" and err.value.line == 2
+    assert '"sla", "priority", "oldest"' in str(err.value)

@@ -31,6 +31,7 @@ class PresenceKind(StrEnum):
 # disappears on its own within the TTL.
 PRESENCE_HEARTBEAT = 20
 PRESENCE_TTL = 60
+REPLY_LOCK_TTL = 5 * 60  # renewed while the agent writes; a crashed client's lock runs out
 SKIP_SECONDS = 15 * 60  # a skipped ticket is not offered to the same agent again for this long
 
 

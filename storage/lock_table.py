@@ -17,6 +17,7 @@ from sqlalchemy import Connection, exists, func, insert, or_, select, update
 from helpdesk.core.team import (
     EDITABLE_FIELDS,
     PRESENCE_TTL,
+    REPLY_LOCK_TTL,
     SKIP_SECONDS,
     Agent,
     Denied,
@@ -618,6 +619,50 @@ class LockTable:
                 at=at,
             )
             return Outcome(True, number)
+
+    # -- the reply lock ----------------------------------------------------------------------
+
+    def take_reply_lock(self, actor: str, number: int, *, ttl: int = REPLY_LOCK_TTL) -> Outcome:
+        """Sending a reply needs this: held by the ticket's assignee, renewed while they
+        write, and gone on its own when they stop (no stuck locks after a crash)."""
+        now = _now()
+        until = now + timedelta(seconds=ttl)
+        t = _ticket.c
+        with self.store.write() as conn:
+            try:
+                _actor(conn, actor)
+                row = _ticket_row(conn, number)
+            except Denied as why:
+                return Outcome(False, number, str(why))
+            if row.assignee not in (None, actor):
+                return Outcome(False, number, f"held by {row.assignee}", holder=row.assignee)
+            won = conn.execute(
+                update(_ticket)
+                .where(
+                    t.number == number,
+                    or_(t.assignee.is_(None), t.assignee == actor),
+                    or_(t.lock_holder.is_(None), t.lock_holder == actor, t.lock_expires <= now),
+                )
+                .values(assignee=actor, lock_holder=actor, lock_expires=until)
+                .returning(t.number)
+            ).first()
+            if won is None:
+                return Outcome(
+                    False, number, f"{row.lock_holder} is replying", holder=row.lock_holder
+                )
+            if row.assignee is None:
+                add_event(
+                    conn, ticket=number, actor=actor, kind=EventKind.CLAIMED, new=actor, at=now
+                )
+            return Outcome(True, number, holder=actor)
+
+    def drop_reply_lock(self, actor: str, number: int) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                update(_ticket)
+                .where(_ticket.c.number == number, _ticket.c.lock_holder == actor)
+                .values(lock_holder=None, lock_expires=None)
+            )
 
     # -- presence ----------------------------------------------------------------------------
 

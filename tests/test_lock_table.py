@@ -239,3 +239,48 @@ def test_many_clients_starting_at_once_on_a_new_database(store_url: str) -> None
         p.join(timeout=60)
     assert results == ["ok"] * 6
     assert TeamStore(store_url).counts() == (6, 6)
+
+
+def test_reply_lock_is_exclusive_renewable_and_expires(team: LockTable) -> None:
+    a, b = tickets(team.store, 2)
+    assert team.take_reply_lock(JANA, a, ttl=1).ok  # takes the unassigned ticket too
+    assert team.state(a).assignee == JANA and team.state(a).lock_holder == JANA  # type: ignore[union-attr]
+    assert team.take_reply_lock(JANA, a, ttl=1).ok  # renewing
+    held = team.take_reply_lock(PETR, a)
+    assert not held.ok and held.holder == JANA
+    assert team.steal(LEAD, a).ok  # a new holder starts without the old one's lock
+    assert team.state(a).lock_holder is None  # type: ignore[union-attr]
+    assert team.take_reply_lock(LEAD, a, ttl=1).ok
+    time.sleep(1.2)
+    # Expired: the holder may take it again at once; the ticket stays with its assignee.
+    assert team.take_reply_lock(LEAD, a).ok
+    team.drop_reply_lock(LEAD, a)
+    assert team.state(a).lock_holder is None  # type: ignore[union-attr]
+    assert not team.take_reply_lock(JANA, a).ok  # the lead holds the ticket
+    assert team.take_reply_lock(PETR, b).ok
+
+
+def test_two_agents_claim_the_same_ticket_at_once(team: LockTable, store_url: str) -> None:
+    import threading
+
+    (n,) = tickets(team.store, 1)
+    barrier = threading.Barrier(2)
+    results: dict[str, bool] = {}
+    holders: dict[str, str | None] = {}
+
+    def go(agent: str) -> None:
+        lt = LockTable(TeamStore(store_url))
+        barrier.wait()
+        out = lt.claim(agent, n)
+        results[agent] = out.ok
+        holders[agent] = out.holder
+
+    threads = [threading.Thread(target=go, args=(a,)) for a in (JANA, PETR)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results.values()) == [False, True]
+    winner = next(a for a, ok in results.items() if ok)
+    loser = next(a for a, ok in results.items() if not ok)
+    assert holders[loser] == winner  # the loser is told who has it

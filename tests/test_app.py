@@ -10,6 +10,7 @@ from mailbuild import message
 from textual.widgets import DataTable
 
 from helpdesk.core.config import parse_config
+from helpdesk.core.team import PresenceKind
 from helpdesk.core.tickets import Queue
 from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.mailfiles import import_messages
@@ -233,3 +234,18 @@ async def test_claim_from_the_queue_and_team_status(ws: Workspace) -> None:
         await wait_until(pilot, lambda: ws.cache.count_tickets(Queue.MINE, ws.agent) == 1)
         status = str(app.screen.query_one(StatusBar).render())
         assert "team: online" in status
+
+
+async def test_colleagues_presence_shows_in_the_queue(ws: Workspace) -> None:
+    from helpdesk.storage.lock_table import LockTable
+
+    numbers = [t.number for t in ws.cache.list_tickets(Queue.ALL, ws.agent)]
+    team = LockTable(ws.team)
+    team.join("petr@helpdesk.example", "Petr")
+    team.heartbeat("petr@helpdesk.example", numbers[0], PresenceKind.REPLYING)
+    app = make_app(ws, clock=lambda: NOW)
+    async with app.run_test(size=(100, 24)) as pilot:
+        table = app.screen.query_one(TicketTable)
+        await wait_until(pilot, lambda: any("[petr replying]" in r[2] for r in rows(table)))
+        row = next(r for r in rows(table) if "[petr replying]" in r[2])
+        assert row[0] == str(numbers[0])

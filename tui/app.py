@@ -214,8 +214,8 @@ class HelpdeskApp(App[int]):
             self.notify(
                 f"{op.kind} #{op.ticket} not done: {op.result}", severity="error", timeout=10
             )
-        if message.pulled or message.conflicts:
-            self.refresh_views()
+        if message.online or message.conflicts:
+            self.refresh_views()  # also brings colleagues' presence, which makes no events
         self._show_status()
 
     def on_sync_progress(self, message: SyncProgress) -> None:

@@ -102,7 +102,15 @@ class QueueScreen(Screen[None]):
         self.query_one(QueueTabs).show(self.queue, counts)
         table = self.query_one(TicketTable)
         shown = max(PAGE, len(table.tickets)) if keep_cursor else PAGE
-        table.show(cache.list_tickets(self.queue, agent, limit=shown), keep_cursor=keep_cursor)
+        others = {}
+        for p in cache.presence():
+            if p.agent != agent:
+                others[p.ticket] = f"{p.agent.split('@')[0]} {p.kind}"
+        table.show(
+            cache.list_tickets(self.queue, agent, limit=shown),
+            keep_cursor=keep_cursor,
+            presence=others,
+        )
         self._update_where()
 
     def _update_where(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from rich.text import Text
@@ -35,6 +35,7 @@ class TicketTable(DataTable[Text]):
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
         self.clock = clock
         self.tickets: list[TicketSummary] = []
+        self.presence: dict[int, str] = {}
         self._subject_width = 0
 
     def on_mount(self) -> None:
@@ -62,8 +63,17 @@ class TicketTable(DataTable[Text]):
             self.add_column(label, width=w, key=key)
         return True
 
-    def show(self, tickets: Sequence[TicketSummary], *, keep_cursor: bool = True) -> None:
+    def show(
+        self,
+        tickets: Sequence[TicketSummary],
+        *,
+        keep_cursor: bool = True,
+        presence: Mapping[int, str] | None = None,
+    ) -> None:
+        """`presence`: per ticket, who else is on it ("petr replying"), shown before the subject."""
         self.tickets = list(tickets)
+        if presence is not None:
+            self.presence = dict(presence)
         self._fill(self.tickets, keep_cursor=keep_cursor)
 
     def append(self, tickets: Sequence[TicketSummary]) -> None:
@@ -87,10 +97,14 @@ class TicketTable(DataTable[Text]):
     def _cells(self, t: TicketSummary, now: datetime) -> list[Text]:
         # Every cell is a Text: subjects and names come from mail and must never be markup.
         style = "bold" if t.waiting_on_us and t.status not in ("closed", "spam") else ""
+        subject = Text(no_wrap=True, overflow="ellipsis")
+        if who := self.presence.get(t.number):
+            subject.append(f"[{who}] ", style="reverse")
+        subject.append(t.subject or "(no subject)", style=style)
         return [
             Text(str(t.number), style=style, justify="right"),
             Text(t.customer, style=style, no_wrap=True, overflow="ellipsis"),
-            Text(t.subject or "(no subject)", style=style, no_wrap=True, overflow="ellipsis"),
+            subject,
             Text(age(t.last_activity, now), justify="right"),
             Text(t.status),
             Text(

@@ -190,3 +190,52 @@ def test_a_colleagues_change_wakes_the_watcher(tmp_path: Path, store_url: str) -
     assert b.cache.ticket(one).summary.assignee == JANA  # type: ignore[union-attr]
     a.close()
     b.close()
+
+
+PUSH_SCRIPT = """
+import sys
+from helpdesk.storage.locations import load_settings
+from helpdesk.storage.workspace import open_workspace
+from helpdesk.sync.team import TeamService
+ws = open_workspace(load_settings(sys.argv[1], env={}))
+TeamService(ws).push()
+"""
+
+
+def test_sigkill_mid_replay_applies_every_operation_once(tmp_path: Path, store_url: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    ws = workspace(tmp_path, "jana", JANA, store_url)
+    TeamService(ws).sync()
+    (one, *_) = numbers(ws)
+    n = 300
+    # Work done offline: queued in the outbox, as the app records it.
+    with ws.cache.writer.begin() as conn:
+        for i in range(n):
+            outbox.record(
+                conn, f"op-{i:04d}", outbox.OpKind.NOTE, one, {"body": f"poznámka {i}"}, JANA
+            )
+    config = str(tmp_path / "jana" / "helpdesk.toml")
+    (tmp_path / "jana" / "helpdesk.toml").write_text(
+        f'[agent]\nname = "jana"\nemail = "{JANA}"\n[team]\nstore = "{store_url}"\n'
+        f'[cache]\npath = "{tmp_path / "jana" / "cache.sqlite"}"\n',
+        encoding="utf-8",
+    )
+    table = LockTable(ws.team)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    proc = subprocess.Popen([sys.executable, "-c", PUSH_SCRIPT, config], env=env)
+    deadline = time.monotonic() + 60
+    while len(table.notes(one)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 0 < len(table.notes(one)) < n  # killed part-way
+    assert TeamService(ws).push() > 0  # the restart replays the rest
+    bodies = [x.body for x in table.notes(one)]
+    assert len(bodies) == n and len(set(bodies)) == n  # every operation exactly once
+    assert sum(1 for e in table.events_since(0) if e.kind == "note") == n
+    assert TeamService(ws).pending() == 0
+    ws.close()

@@ -3,7 +3,9 @@
     python bench/run.py [--quick]
 
 Runs bench/parse.py, then bench/ingest.py on 100,000 synthetic messages (10,000 with --quick)
-into a temporary workspace, then bench/app_start.py on that workspace, and prints their figures.
+into a temporary workspace, then bench/app_start.py on that workspace, then
+bench/handle_next.py (100,000 tickets; 10,000 and 3 s per agent count with --quick), and
+prints their figures.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def main() -> None:
         run("parse.py", "--repeat", "1" if args.quick else "3")
         run("ingest.py", str(n), "--dir", str(workspace))
         run("app_start.py", str(workspace))
+        run(
+            "handle_next.py",
+            *(["--tickets", "10000", "--seconds", "3"] if args.quick else []),
+        )
     except subprocess.CalledProcessError as exc:
         sys.exit(f"benchmark failed: {exc}")
     finally:

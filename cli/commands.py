@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from helpdesk.core.config import Settings
+from helpdesk.core.sanitize import safe_text
 from helpdesk.core.tickets import Queue, TicketDetail, TicketSummary, age
 from helpdesk.storage.db import SchemaError
 from helpdesk.storage.locations import data_dir, load_settings
@@ -240,8 +241,8 @@ def print_detail(detail: TicketDetail) -> None:
         print(m.text.rstrip() + "\n")
     for n in detail.notes:
         waiting = "  (not sent to the team yet)" if n.pending else ""
-        print(f"--- INTERNAL NOTE by {n.author}  {n.created_at:%Y-%m-%d %H:%M}{waiting}")
-        print(n.body.rstrip() + "\n")
+        print(f"--- INTERNAL NOTE by {safe_text(n.author)}  {n.created_at:%Y-%m-%d %H:%M}{waiting}")
+        print(safe_text(n.body).rstrip() + "\n")
 
 
 # -- secrets -----------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class EventKind(StrEnum):
     FIELD = "field"  # a field of the ticket changed: field, old, new
     FIELD_OVERRIDDEN = "field_overridden"  # an older offline edit lost to a newer one
     NOTE = "note"
+    SKIPPED = "skipped"  # an agent passed on a ticket (handle-next will not offer it to them)
     AGENT = "agent"  # an agent's role, departments or away flag changed
 
 
@@ -93,9 +94,33 @@ def check_steal(actor: Agent) -> None:
         raise Denied("only a lead can take a ticket another agent holds")
 
 
-def check_set_agent(actor: Agent, target_email: str) -> None:
-    if actor.role is not Role.ADMIN and actor.email != target_email:
-        raise Denied("only an admin can change another agent")
+def check_set_agent(actor: Agent, target_email: str, *, departments: bool = False) -> None:
+    if departments and not actor.is_lead:
+        raise Denied("only a lead can change departments")
+    if not actor.is_lead and actor.email != target_email:
+        raise Denied("only a lead can change another agent")
+
+
+def check_edit(actor: Agent, assignee: str | None) -> None:
+    """A ticket someone holds is theirs to edit (and the leads')."""
+    if assignee not in (None, actor.email) and not actor.is_lead:
+        raise Denied(f"held by {assignee}; only they or a lead can change it")
+
+
+def check_field_value(field: str, value: str | None, statuses: frozenset[str]) -> str | None:
+    """The value as stored, or Denied with what is expected."""
+    if field == "status":
+        if value not in statuses:
+            raise Denied(f"status must be one of {', '.join(sorted(statuses))}")
+        return value
+    if field == "priority":
+        try:
+            return str(Priority(int(value or "")).value)
+        except ValueError:
+            raise Denied("priority must be 0 (low) to 3 (urgent)") from None
+    if field == "tags":
+        return ",".join(sorted({t.strip() for t in (value or "").split(",") if t.strip()}))
+    return value or None
 
 
 def edit_wins(edit_at: datetime, last_change_at: datetime | None) -> bool:

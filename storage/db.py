@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.schema import Table
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
@@ -115,7 +115,10 @@ def ensure_schema(
         if conn.dialect.name == "postgresql":
             # Several clients starting at once on a new database: one creates, the rest wait.
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCHEMA_LOCK})
-        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {version_table} (version INTEGER NOT NULL)"))
+        # Looked up before creating: on PostgreSQL even CREATE TABLE IF NOT EXISTS needs the
+        # CREATE privilege on the schema, which agents' own database roles do not have.
+        if not inspect(conn).has_table(version_table):
+            conn.execute(text(f"CREATE TABLE {version_table} (version INTEGER NOT NULL)"))
         row = conn.execute(text(f"SELECT version FROM {version_table}")).first()
         if row is None:
             SQLModel.metadata.create_all(conn, tables=list(tables))

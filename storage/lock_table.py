@@ -26,12 +26,14 @@ from helpdesk.core.team import (
     Role,
     check_assign,
     check_claim,
+    check_edit,
+    check_field_value,
     check_release,
     check_set_agent,
     check_steal,
     edit_wins,
 )
-from helpdesk.core.tickets import CLOSED_STATUSES
+from helpdesk.core.tickets import CLOSED_STATUSES, Status
 from helpdesk.storage.db import insert_ignore
 from helpdesk.storage.team_models import (
     TeamAgent,
@@ -51,6 +53,7 @@ _presence = TeamPresence.__table__
 _skip = TeamSkip.__table__
 
 _CLOSED = [str(s) for s in CLOSED_STATUSES]
+STATUSES = frozenset(str(s) for s in Status)
 
 # Handle-next orders by these keys, in the configured order.
 NEXT_ORDER_KEYS = ("sla", "priority", "oldest")
@@ -224,7 +227,7 @@ class LockTable:
                 if _replayed(conn, op_id):
                     return Outcome(True, replayed=True)
                 who = _actor(conn, actor)
-                check_set_agent(who, email)
+                check_set_agent(who, email, departments=departments is not None)
                 if role is not None and who.role is not Role.ADMIN:
                     raise Denied("only an admin can change roles")
                 target = _actor(conn, email)
@@ -481,7 +484,9 @@ class LockTable:
                 cand = cand.where(
                     or_(t.c.department.is_(None), t.c.department.in_(who.departments))
                 )
-            cand = cand.order_by(*_next_order(order), t.c.number).limit(1)
+            # Leads with `assignee` (NULL for every candidate) so that the order is the one of
+            # ix_team_ticket_next, which both engines then walk instead of sorting.
+            cand = cand.order_by(t.c.assignee, *_next_order(order), t.c.number).limit(1)
             if conn.dialect.name == "postgresql":
                 cand = cand.with_for_update(skip_locked=True)
             won = conn.execute(
@@ -504,32 +509,46 @@ class LockTable:
             return Outcome(True, won[0], holder=actor)
 
     def skip(
-        self, actor: str, number: int, reason: str = "", *, seconds: int = SKIP_SECONDS
+        self,
+        actor: str,
+        number: int,
+        reason: str = "",
+        *,
+        seconds: int = SKIP_SECONDS,
+        op_id: str | None = None,
     ) -> Outcome:
         """Not now: the ticket is not offered to this agent again for a while (and released)."""
         until = _now() + timedelta(seconds=seconds)
         with self.store.write() as conn:
-            row = conn.execute(select(_ticket.c.assignee).where(_ticket.c.number == number)).first()
-            if row is None:
-                return Outcome(False, number, f"no ticket #{number}")
+            if _replayed(conn, op_id):
+                return Outcome(True, number, replayed=True)
+            try:
+                _actor(conn, actor)
+                row = _ticket_row(conn, number)
+            except Denied as why:
+                return Outcome(False, number, str(why))
             conn.execute(_skip.delete().where(_skip.c.agent == actor, _skip.c.ticket == number))
             conn.execute(
                 insert(_skip),
                 {"agent": actor, "ticket": number, "until": until, "reason": reason[:200]},
             )
             if row.assignee == actor:
+                # The reply lock goes with the ticket, or the next agent could not answer.
                 conn.execute(
-                    update(_ticket).where(_ticket.c.number == number).values(assignee=None)
+                    update(_ticket)
+                    .where(_ticket.c.number == number)
+                    .values(assignee=None, lock_holder=None, lock_expires=None)
                 )
-                add_event(
-                    conn,
-                    ticket=number,
-                    actor=actor,
-                    kind=EventKind.RELEASED,
-                    old=actor,
-                    new=f"skipped: {reason}" if reason else "skipped",
-                    at=_now(),
-                )
+            add_event(
+                conn,
+                ticket=number,
+                actor=actor,
+                kind=EventKind.RELEASED if row.assignee == actor else EventKind.SKIPPED,
+                old=row.assignee,
+                new=f"skipped: {reason}" if reason else "skipped",
+                op_id=op_id,
+                at=_now(),
+            )
             return Outcome(True, number)
 
     # -- notes and fields --------------------------------------------------------------------
@@ -572,13 +591,17 @@ class LockTable:
         """Edit one field; the later edit wins (by when it was made), both stay in the log."""
         if field not in EDITABLE_FIELDS:
             return Outcome(False, number, f"{field} is not an editable field")
-        at = at or _now()
+        # An edit's time is the agent's, but never later than now: a client clock running
+        # ahead must not win every edit.
+        at = min(at or _now(), _now())
         with self.store.write() as conn:
             if _replayed(conn, op_id):
                 return Outcome(True, number, replayed=True)
             try:
-                _actor(conn, actor)
+                who = _actor(conn, actor)
                 row = _ticket_row(conn, number)
+                check_edit(who, row.assignee)
+                value = check_field_value(field, value, STATUSES)
             except Denied as why:
                 return Outcome(False, number, str(why))
             old = row._mapping[field]

@@ -133,12 +133,29 @@ def get(conn: Connection, op_id: str) -> Op | None:
     return Op.from_row(row) if row else None
 
 
-def finish(conn: Connection, op_id: str, state: str, result: str = "") -> None:
-    conn.execute(
-        update(outbox_t)
-        .where(outbox_t.c.id == op_id)
-        .values(state=state, result=result, attempts=outbox_t.c.attempts + 1)
-    )
+def finish(
+    conn: Connection, op_id: str, state: str, result: str = "", holder: str | None = None
+) -> None:
+    values: dict[str, Any] = {"state": state, "result": result, "attempts": outbox_t.c.attempts + 1}
+    if holder is not None:
+        payload = json.loads(
+            conn.execute(select(outbox_t.c.payload).where(outbox_t.c.id == op_id)).scalar_one()
+        )
+        payload["holder"] = holder
+        values["payload"] = json.dumps(payload)
+    conn.execute(update(outbox_t).where(outbox_t.c.id == op_id).values(**values))
+
+
+def drop_note(conn: Connection, note_id: str) -> None:
+    """A note the team store refused: it must not stay as 'not sent yet' forever."""
+    conn.execute(note_t.delete().where(note_t.c.id == note_id, note_t.c.pending.is_(True)))
+
+
+def tickets_of(cache: Any, agents: list[str]) -> list[int]:
+    with cache.engine.connect() as conn:
+        return list(
+            conn.execute(select(ticket_t.c.number).where(ticket_t.c.assignee.in_(agents))).scalars()
+        )
 
 
 def count_pending(conn: Connection) -> int:

@@ -191,14 +191,14 @@ def _install_sql(schema: str, database: str, group: str) -> list[str]:
             END IF;
             RAISE EXCEPTION 'only an admin can change another agent' USING ERRCODE = '42501';
         END $$""",
-        "DROP TRIGGER IF EXISTS helpdesk_ticket_guard ON {s}.team_ticket".format(s=s),
+        f"DROP TRIGGER IF EXISTS helpdesk_ticket_guard ON {s}.team_ticket",
         f"""CREATE TRIGGER helpdesk_ticket_guard BEFORE INSERT OR UPDATE ON {s}.team_ticket
             FOR EACH ROW EXECUTE FUNCTION {s}.helpdesk_ticket_guard()""",
-        "DROP TRIGGER IF EXISTS helpdesk_agent_guard ON {s}.team_agent".format(s=s),
+        f"DROP TRIGGER IF EXISTS helpdesk_agent_guard ON {s}.team_agent",
         f"""CREATE TRIGGER helpdesk_agent_guard BEFORE UPDATE ON {s}.team_agent
             FOR EACH ROW EXECUTE FUNCTION {s}.helpdesk_agent_guard()""",
         # Grants, to the group only.
-        f"GRANT CONNECT ON DATABASE \"{database}\" TO {g}",
+        f'GRANT CONNECT ON DATABASE "{database}" TO {g}',
         f"GRANT USAGE ON SCHEMA {s} TO {g}",
         f"GRANT SELECT ON {', '.join(f'{s}.{t}' for t in _READ)} TO {g}",
         f"GRANT INSERT ON {', '.join(f'{s}.{t}' for t in _INSERT)} TO {g}",
@@ -258,6 +258,15 @@ def _policies(s: str, g: str) -> list[str]:
     return out
 
 
+def _ddl(conn: Connection, statement: str) -> None:
+    """Run a statement as written: no bound parameters, so `%` and `:` in it stay literal."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
 def install_row_security(admin_url: str, *, group: str | None = None) -> str:
     """Create (or bring up to date) the team store with its group role, grants, triggers and
     policies. Run as the role that owns (or will own) the tables. Idempotent; returns the
@@ -274,9 +283,9 @@ def install_row_security(admin_url: str, *, group: str | None = None) -> str:
         if not conn.execute(
             text("SELECT 1 FROM pg_roles WHERE rolname = :g"), {"g": group}
         ).first():
-            conn.execute(text(f'CREATE ROLE "{group}" NOLOGIN'))
+            _ddl(conn, f'CREATE ROLE "{group}" NOLOGIN')
         for statement in _install_sql(schema, database, group):
-            conn.execute(text(statement))
+            _ddl(conn, statement)
     return group
 
 
@@ -287,16 +296,20 @@ def create_agent_role(
     email: str,
     *,
     name: str = "",
+    team_role: Role | None = None,
     group: str | None = None,
 ) -> None:
     """Create (or update the password of) a login role for the agent `email`, member of the
-    group, and map it to the agent, who is added to the team if new. The password reaches
-    the server only as a SCRAM-SHA-256 verifier, so it is never in a server log."""
+    group, and map it to the agent, who is added to the team if new (as `team_role`, default
+    agent; given for an existing agent, it changes their role: this is how the first admin is
+    made). The password reaches the server only as a SCRAM-SHA-256 verifier, never in a log."""
     role = _check_name(role, "role")
     group = _check_name(group or default_group(admin_url), "group role")
     verifier = scram_verifier(password)
     with _admin(admin_url) as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :g"), {"g": group}).first():
+        if not conn.execute(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :g"), {"g": group}
+        ).first():
             raise RoleError(f"group role {group} does not exist: run install_row_security first")
         found = conn.execute(
             text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": role}
@@ -309,17 +322,44 @@ def create_agent_role(
         if mapped is not None and mapped != email:
             raise RoleError(f"{role} already acts as {mapped}")
         verb = "ALTER" if found is not None else "CREATE"
-        conn.execute(text(f"{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                          f"NOBYPASSRLS PASSWORD '{verifier}'"))
-        conn.execute(text(f'GRANT "{group}" TO "{role}"'))
+        _ddl(
+            conn,
+            f'{verb} ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS '
+            f"PASSWORD '{verifier}'",
+        )
+        _ddl(conn, f'GRANT "{group}" TO "{role}"')
         now = datetime.now(UTC)
         new_agent = conn.execute(
             text(
                 "INSERT INTO team_agent (email, name, role, departments, away, created_at) "
                 "VALUES (:e, :n, :r, '', false, :t) ON CONFLICT (email) DO NOTHING"
             ),
-            {"e": email, "n": name or email.split("@")[0], "r": str(Role.AGENT), "t": now},
+            {
+                "e": email,
+                "n": name or email.split("@")[0],
+                "r": str(team_role or Role.AGENT),
+                "t": now,
+            },
         ).rowcount
+        if team_role is not None and not new_agent:
+            old_role = conn.execute(
+                text("SELECT role FROM team_agent WHERE email = :e"), {"e": email}
+            ).scalar_one()
+            if old_role != str(team_role):
+                conn.execute(
+                    text("UPDATE team_agent SET role = :r WHERE email = :e"),
+                    {"r": str(team_role), "e": email},
+                )
+                add_event(
+                    conn,
+                    ticket=None,
+                    actor=f"db:{conn.execute(text('SELECT session_user')).scalar_one()}",
+                    kind=EventKind.AGENT,
+                    field="role",
+                    old=f"{email}:{old_role}",
+                    new=f"{email}:{team_role}",
+                    at=now,
+                )
         if mapped is None:
             conn.execute(
                 text("INSERT INTO team_db_role (role_name, email) VALUES (:r, :e)"),
@@ -343,8 +383,9 @@ def drop_agent_role(admin_url: str, role: str) -> None:
     with _admin(admin_url) as conn:
         conn.execute(text("DELETE FROM team_db_role WHERE role_name = :r"), {"r": role})
         if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
-            conn.execute(text(f'DROP OWNED BY "{role}"'))
-            conn.execute(text(f'DROP ROLE "{role}"'))
+            # Agent roles own nothing (their grants come with the group): a plain DROP ROLE,
+            # which an owner with CREATEROLE may run, unlike DROP OWNED.
+            _ddl(conn, f'DROP ROLE "{role}"')
 
 
 def scram_verifier(password: str, *, salt: bytes | None = None) -> str:
@@ -364,9 +405,7 @@ def scram_verifier(password: str, *, salt: bytes | None = None) -> str:
     def b64(b: bytes) -> str:
         return base64.b64encode(b).decode("ascii")
 
-    return (
-        f"SCRAM-SHA-256${_SCRAM_ITERATIONS}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
-    )
+    return f"SCRAM-SHA-256${_SCRAM_ITERATIONS}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 __all__ = [

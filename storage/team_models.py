@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 
@@ -17,7 +17,21 @@ class TeamMeta(SQLModel, table=True):
 
 class TeamTicket(SQLModel, table=True):
     __tablename__ = "team_ticket"
-    __table_args__ = (Index("ix_team_ticket_queue", "assignee", "status"),)
+    __table_args__ = (
+        Index("ix_team_ticket_queue", "assignee", "status"),
+        # Handle-next's default order over the unassigned tickets only: the first open one
+        # is found by walking this index, not by sorting the whole table on every press.
+        Index(
+            "ix_team_ticket_next",
+            "assignee",
+            text("(sla_due IS NULL)"),
+            "sla_due",
+            text("priority DESC"),
+            text("(waiting_since IS NULL)"),
+            "waiting_since",
+            "number",
+        ),
+    )
 
     number: int | None = Field(default=None, primary_key=True)
     subject: str = ""

@@ -7,6 +7,7 @@ read-then-write in the client.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -53,6 +54,12 @@ def _schema_2(conn: Connection) -> None:
     """Team state beside the registry: fields, agents, notes, events, presence, skips."""
     for column in SCHEMA_2_TICKET_COLUMNS:
         conn.execute(text(f"ALTER TABLE team_ticket ADD COLUMN {_column_ddl(conn, column)}"))
+    next_index = next(
+        i
+        for i in SQLModel.metadata.tables["team_ticket"].indexes
+        if i.name == "ix_team_ticket_next"
+    )
+    next_index.create(conn)
     SQLModel.metadata.create_all(
         conn, tables=[SQLModel.metadata.tables[name] for name in SCHEMA_2_NEW_TABLES]
     )
@@ -165,6 +172,13 @@ class TeamStore:
     def _last_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.coalesce(func.max(_event.c.seq), 0))).scalar_one())
+
+    def drop_listener(self) -> None:
+        """Forget a broken LISTEN connection; the next wait makes a new one."""
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                self._listener.close()
+            self._listener = None
 
     def _wait_notify(self, timeout: float) -> bool:
         import psycopg

@@ -8,6 +8,7 @@ Team changes come back by pulling the event log from the cache's last sequence n
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.team import PRESENCE_TTL, PresenceKind
@@ -28,8 +29,17 @@ from helpdesk.storage.lock_table import LockTable, Outcome
 from helpdesk.storage.outbox import Op, OpKind, OpState
 from helpdesk.storage.workspace import Workspace
 
-# Errors that mean "the team store cannot be reached now", as opposed to a refusal.
-OFFLINE_ERRORS = (OperationalError, DBAPIError, OSError, TimeoutError)
+RETRY_OFFLINE = 15.0  # seconds: while offline, actions do not wait on the network again sooner
+
+
+def _is_offline(exc: BaseException) -> bool:
+    """Whether an error means "the team store cannot be reached now" (retry later), as
+    opposed to one operation the store cannot take (a conflict, shown to the agent)."""
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,9 @@ class TeamService:
         self.last_error = ""
         self._lock: LockTable | None = None
         self._joined = False
+        self._retry_at = 0.0
+        # The app's workers push and pull side by side: one at a time keeps the outbox order.
+        self._busy = threading.RLock()
 
     # -- the team store, when it answers ------------------------------------------------------
 
@@ -73,13 +86,20 @@ class TeamService:
     def _online(self, fn: Callable[[LockTable], Any]) -> Any:
         try:
             result = fn(self._table())
-        except OFFLINE_ERRORS as exc:
+        except Exception as exc:
+            if not _is_offline(exc):
+                raise
             self.online = False
+            self._retry_at = time.monotonic() + RETRY_OFFLINE
             self.last_error = safe_text(f"{type(exc).__name__}: {exc}").splitlines()[0][:200]
             raise Offline(self.last_error) from None
         self.online = True
         self.last_error = ""
         return result
+
+    def _worth_trying(self) -> bool:
+        """Offline, an action does not wait on the network: the periodic sync retries."""
+        return self.online is not False or time.monotonic() >= self._retry_at
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -96,7 +116,8 @@ class TeamService:
         return self._act(OpKind.STEAL, number, {})
 
     def add_note(self, number: int, body: str) -> ActionResult:
-        return self._act(OpKind.NOTE, number, {"body": body})
+        # Pasted text may hold control characters (a NUL is refused by PostgreSQL).
+        return self._act(OpKind.NOTE, number, {"body": safe_text(body).strip()})
 
     def set_field(self, number: int, name: str, value: str | None) -> ActionResult:
         return self._act(OpKind.SET, number, {"field": name, "value": value})
@@ -123,14 +144,15 @@ class TeamService:
                 queued=True,
             )
         if op.state == OpState.CONFLICT:
-            holder = op.payload.get("holder")
-            return ActionResult(False, ticket, op.result, holder=holder)
+            return ActionResult(False, ticket, op.result, holder=op.payload.get("holder"))
         return ActionResult(True, ticket, op.result)
 
     def handle_next(self) -> ActionResult:
         """Claim the best waiting ticket: in the team store when online, else tentatively."""
         self.push()
         try:
+            if not self._worth_trying():
+                raise Offline(self.last_error)
             team = self.ws.settings.team
             out: Outcome = self._online(
                 lambda t: t.handle_next(
@@ -181,30 +203,49 @@ class TeamService:
 
     # -- replay and pull ----------------------------------------------------------------------
 
-    def push(self) -> int:
+    def push(self, *, force: bool = False) -> int:
         """Replay pending operations in order; stop at the first that cannot reach the store."""
-        with self.ws.cache.engine.connect() as conn:
-            ops = outbox.pending(conn)
-        done = 0
-        for op in ops:
-            try:
-                out: Outcome = self._online(partial(_replay, agent=self.agent.email, op=op))
-            except Offline:
-                break
-            state = OpState.DONE if out.ok else OpState.CONFLICT
-            message = out.message if not out.ok else ""
-            if not out.ok and out.holder and op.kind in (OpKind.CLAIM, OpKind.ASSIGN):
-                message = (
-                    f"#{op.ticket}: {out.holder} has it now"
-                    if out.holder != self.agent.email
-                    else message
+        if not force and not self._worth_trying():
+            return 0
+        with self._busy:
+            with self.ws.cache.engine.connect() as conn:
+                ops = outbox.pending(conn)
+            done = 0
+            for op in ops:
+                try:
+                    out: Outcome = self._online(partial(_replay, agent=self.agent.email, op=op))
+                except Offline:
+                    break
+                except Exception as exc:  # this operation cannot be taken; the rest go on
+                    out = Outcome(False, op.ticket, safe_text(f"{type(exc).__name__}: {exc}")[:200])
+                state = OpState.DONE if out.ok else OpState.CONFLICT
+                message = out.message if not out.ok else ""
+                if not out.ok and out.holder and out.holder != self.agent.email:
+                    message = f"#{op.ticket}: {out.holder} has it now"
+                undo = self._team_truth(op) if not out.ok else []
+                with self.ws.cache.writer.begin() as conn:
+                    outbox.finish(conn, op.id, state, message, holder=out.holder)
+                    if not out.ok:
+                        # The cache showed the refused change at once: put the team's truth back.
+                        self.ws.cache.set_ticket_states(conn, undo)
+                        if op.kind == OpKind.NOTE:
+                            outbox.drop_note(conn, op.id)
+                done += 1
+            if done:
+                self.pull()
+            return done
+
+    def _team_truth(self, op: Op) -> list[Any]:
+        try:
+            if op.ticket is not None:
+                numbers = [op.ticket]
+            else:  # a bulk hand-over: the tickets either agent holds in this cache
+                numbers = outbox.tickets_of(
+                    self.ws.cache, [op.payload.get("from", ""), op.payload.get("to", "")]
                 )
-            with self.ws.cache.writer.begin() as conn:
-                outbox.finish(conn, op.id, state, message)
-            done += 1
-        if done:
-            self.pull()
-        return done
+            return list(self._online(lambda _t: self.ws.team.ticket_states(numbers)).values())
+        except Offline:
+            return []
 
     def pull(self) -> int:
         """Bring the cache up to the team's event log; returns how many events arrived."""
@@ -218,7 +259,7 @@ class TeamService:
                 if not events:
                     break
                 touched = {e.ticket for e in events if e.ticket is not None}
-                states = self.ws.team.ticket_states(touched)
+                states = self._online(partial(_states_of, store=self.ws.team, numbers=touched))
                 note_ids = [e.new for e in events if e.kind == "note" and e.new]
                 notes = self._online(partial(LockTable.notes, ids=note_ids)) if note_ids else []
                 seq = events[-1].seq
@@ -263,20 +304,21 @@ class TeamService:
 
     def sync(self) -> TeamSyncReport:
         """Push, then pull: what the app's worker and the service run every few seconds."""
-        pushed = self.push()
+        pushed = self.push(force=True)
         pulled = self.pull() if self.online is not False else 0
         with self.ws.cache.engine.connect() as conn:
             pending = outbox.count_pending(conn)
         return TeamSyncReport(bool(self.online), pushed, [], pulled, pending, self.last_error)
 
     def wait_for_change(self, timeout: float) -> bool:
-        """Block until a colleague may have changed something, or `timeout` passes."""
+        """Block until a colleague may have changed something, or `timeout` passes. Never
+        raises: the watcher must outlive any outage (the periodic sync reports it)."""
         try:
-            changed = self.ws.team.wait_for_change(timeout)
-        except OFFLINE_ERRORS:
-            time.sleep(timeout)  # the periodic sync reports the outage
+            return bool(self.ws.team.wait_for_change(timeout))
+        except Exception:
+            self.ws.team.drop_listener()
+            time.sleep(timeout)
             return False
-        return bool(changed)
 
     def pending(self) -> int:
         with self.ws.cache.engine.connect() as conn:
@@ -288,6 +330,10 @@ class TeamService:
 
     def agents(self) -> list[Any]:
         return list(self._online(lambda t: t.agents()))
+
+
+def _states_of(_table: LockTable, *, store: Any, numbers: set[int]) -> Any:
+    return store.ticket_states(numbers)
 
 
 class Offline(Exception):
@@ -319,7 +365,7 @@ def _replay(table: LockTable, *, agent: str, op: Op) -> Outcome:
             return table.set_field(agent, n, p["field"], p["value"], op_id=op.id, at=at)
         case OpKind.SKIP:
             assert n is not None
-            return table.skip(agent, n, p.get("reason", ""))
+            return table.skip(agent, n, p.get("reason", ""), op_id=op.id)
         case OpKind.REASSIGN_ALL:
             return table.reassign_all(agent, p["from"], p["to"], op_id=op.id, at=at)
     return Outcome(False, n, f"unknown operation {op.kind}")

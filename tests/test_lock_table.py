@@ -284,3 +284,42 @@ def test_two_agents_claim_the_same_ticket_at_once(team: LockTable, store_url: st
     winner = next(a for a, ok in results.items() if ok)
     loser = next(a for a, ok in results.items() if not ok)
     assert holders[loser] == winner  # the loser is told who has it
+
+
+def test_edits_follow_holders_and_values_are_checked(team: LockTable) -> None:
+    a, b = tickets(team.store, 2)
+    assert team.claim(JANA, a).ok
+    denied = team.set_field(PETR, a, "status", "closed")
+    assert not denied.ok and JANA in denied.message  # not his ticket
+    assert team.set_field(LEAD, a, "status", "waiting").ok  # leads may
+    assert not team.set_field(JANA, a, "status", "banana").ok
+    assert not team.set_field(JANA, a, "priority", "9").ok
+    assert team.set_field(JANA, a, "tags", "vip, reklamace,vip").ok
+    assert team.state(a).tags == ("reklamace", "vip")  # type: ignore[union-attr]
+    assert team.set_field(PETR, b, "priority", "2").ok  # nobody holds b
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert team.set_field(PETR, b, "priority", "3", at=future).ok
+    # A clock a day ahead does not win against an edit made a moment later.
+    assert team.set_field(PETR, b, "priority", "1").ok
+    assert team.state(b).priority == 1  # type: ignore[union-attr]
+
+
+def test_skip_checks_the_agent_and_frees_the_reply_lock(team: LockTable) -> None:
+    (n,) = tickets(team.store, 1)
+    assert not team.skip("nobody@evil.example", n).ok
+    assert team.take_reply_lock(JANA, n).ok
+    assert team.skip(JANA, n, "needs the warehouse", op_id="skip-1").ok
+    assert team.skip(JANA, n, op_id="skip-1").replayed
+    assert team.take_reply_lock(PETR, n).ok  # the lock went with the ticket
+    kinds = [(e.kind, e.new) for e in team.events_since(0) if e.ticket == n]
+    assert ("released", "skipped: needs the warehouse") in kinds
+
+
+def test_only_leads_change_departments_and_others(team: LockTable) -> None:
+    assert not team.set_agent(JANA, JANA, departments=["sklad"]).ok
+    assert not team.set_agent(JANA, PETR, away=True).ok
+    assert team.set_agent(JANA, JANA, away=True).ok  # one's own away flag
+    assert team.set_agent(LEAD, JANA, departments=["sklad"], away=False).ok
+    jana = team.agent(JANA)
+    assert jana is not None and jana.departments == ("sklad",) and not jana.away
+    assert not team.set_agent(LEAD, PETR, role=Role.ADMIN).ok  # roles: admins only

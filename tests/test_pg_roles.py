@@ -38,12 +38,16 @@ class Team:
         tag = secrets.token_hex(3)
         self.group = install_row_security(admin_url, group=f"hd_test_{tag}_agents")
         self.roles = {email: f"hd_{email.split('@')[0]}_{tag}" for email in (JANA, PETR, LEAD)}
-        self.admin = LockTable(TeamStore(admin_url))
-        self.admin.join(ADMIN, "Admin")  # the first agent to join runs the team
+        self.roles[ADMIN] = f"hd_admin_{tag}"
         for email, role in self.roles.items():
-            create_agent_role(admin_url, role, "s3cret-" + tag, email, group=self.group)
-        assert self.admin.set_agent(ADMIN, LEAD, role=Role.LEAD).ok
+            team_role = Role.ADMIN if email == ADMIN else None  # agents made first: no admin yet
+            create_agent_role(
+                admin_url, role, "s3cret-" + tag, email, team_role=team_role, group=self.group
+            )
+        self.admin = LockTable(TeamStore(admin_url))  # the tables' owner: not restricted
         self._tables: list[LockTable] = []
+        # The team's admin, through their own role, makes a lead.
+        assert self.as_agent(ADMIN).set_agent(ADMIN, LEAD, role=Role.LEAD).ok
 
     def url(self, email: str) -> str:
         return make_url(self.admin_url).set(username=self.roles[email]).render_as_string(False)
@@ -64,8 +68,15 @@ class Team:
 
     def tickets(self, n: int) -> list[int]:
         regs = [
-            Registration(f"r{i}-{uuid.uuid4()}@c.example", [], [], None, f"ticket {i}",
-                         f"c{i}@c.example", T0 + timedelta(minutes=i))
+            Registration(
+                f"r{i}-{uuid.uuid4()}@c.example",
+                [],
+                [],
+                None,
+                f"ticket {i}",
+                f"c{i}@c.example",
+                T0 + timedelta(minutes=i),
+            )
             for i in range(n)
         ]
         return [r.ticket for r in self.admin.store.register(regs)]
@@ -126,8 +137,9 @@ def test_agent_claims_through_the_lock_table(team: Team) -> None:
 def test_agent_cannot_take_or_move_a_colleagues_ticket_in_sql(team: Team) -> None:
     (n,) = team.tickets(1)
     assert team.as_agent(PETR).claim(PETR, n).ok
-    why = refused(team, JANA, "UPDATE team_ticket SET assignee = :me WHERE number = :n",
-                  me=JANA, n=n)
+    why = refused(
+        team, JANA, "UPDATE team_ticket SET assignee = :me WHERE number = :n", me=JANA, n=n
+    )
     assert "held by" in why and PETR in why
     refused(team, JANA, "UPDATE team_ticket SET assignee = NULL WHERE number = :n", n=n)
     refused(team, JANA, "UPDATE team_ticket SET lock_holder = :p WHERE number = :n", p=PETR, n=n)
@@ -143,19 +155,36 @@ def test_agent_cannot_take_or_move_a_colleagues_ticket_in_sql(team: Team) -> Non
 def test_agent_cannot_write_in_someone_elses_name(team: Team) -> None:
     (n,) = team.tickets(1)
     now = datetime.now(UTC)
-    refused(team, JANA,
-            "INSERT INTO team_note (id, ticket, author, body, created_at) VALUES (:i, :n, :a, 'x', :t)",
-            i=str(uuid.uuid4()), n=n, a=PETR, t=now)
-    refused(team, JANA,
-            "INSERT INTO team_event (ticket, actor, kind, at, recorded_at) VALUES (:n, :a, 'claimed', :t, :t)",
-            n=n, a=PETR, t=now)
+    refused(
+        team,
+        JANA,
+        "INSERT INTO team_note (id, ticket, author, body, created_at) VALUES (:i, :n, :a, 'x', :t)",
+        i=str(uuid.uuid4()),
+        n=n,
+        a=PETR,
+        t=now,
+    )
+    refused(
+        team,
+        JANA,
+        "INSERT INTO team_event (ticket, actor, kind, at, recorded_at) VALUES (:n, :a, 'claimed', :t, :t)",
+        n=n,
+        a=PETR,
+        t=now,
+    )
     refused(team, JANA, "UPDATE team_note SET body = 'changed'")
     # An agent's own note goes in; the lock table's note is in the agent's name too.
-    assert team.raw(
-        JANA,
-        "INSERT INTO team_note (id, ticket, author, body, created_at) VALUES (:i, :n, :a, 'mine', :t)",
-        i=str(uuid.uuid4()), n=n, a=JANA, t=now,
-    ) == 1
+    assert (
+        team.raw(
+            JANA,
+            "INSERT INTO team_note (id, ticket, author, body, created_at) VALUES (:i, :n, :a, 'mine', :t)",
+            i=str(uuid.uuid4()),
+            n=n,
+            a=JANA,
+            t=now,
+        )
+        == 1
+    )
     # The lock table, asked to act for someone else through Jana's login, is refused too.
     with pytest.raises(DBAPIError):
         team.as_agent(JANA).add_note(PETR, n, "forged", note_id=str(uuid.uuid4()))
@@ -193,12 +222,18 @@ def test_unmapped_role_in_the_group_can_change_nothing(team: Team) -> None:
         conn.execute(text(f'CREATE ROLE "{stray}" LOGIN IN ROLE "{team.group}"'))
     team.roles["stray@h.example"] = stray  # dropped with the others
     try:
-        why = refused(team, "stray@h.example",
-                      "UPDATE team_ticket SET assignee = 'x' WHERE number = :n", n=n)
+        why = refused(
+            team, "stray@h.example", "UPDATE team_ticket SET assignee = 'x' WHERE number = :n", n=n
+        )
         assert "not mapped" in why
-        refused(team, "stray@h.example",
-                "INSERT INTO team_note (id, ticket, author, body, created_at) "
-                "VALUES ('n1', :n, :a, 'x', now())", n=n, a=JANA)
+        refused(
+            team,
+            "stray@h.example",
+            "INSERT INTO team_note (id, ticket, author, body, created_at) "
+            "VALUES ('n1', :n, :a, 'x', now())",
+            n=n,
+            a=JANA,
+        )
     finally:
         engine.dispose()
 
@@ -208,9 +243,14 @@ def test_role_requests_are_checked(team: Team) -> None:
         create_agent_role(team.admin_url, "Robert'); DROP TABLE x; --", "pw", JANA)
     with pytest.raises(RoleError, match="already acts as"):
         create_agent_role(team.admin_url, team.roles[JANA], "pw", PETR, group=team.group)
-    # Re-running for the same agent only changes the password.
+    # Re-running for the same agent only changes the password, or the role when asked to.
     create_agent_role(team.admin_url, team.roles[JANA], "new-pw", JANA, group=team.group)
-    assert team.as_agent(JANA).agent(JANA) is not None
+    assert team.admin.agent(JANA).role is Role.AGENT  # type: ignore[union-attr]
+    create_agent_role(
+        team.admin_url, team.roles[JANA], "new-pw", JANA, team_role=Role.LEAD, group=team.group
+    )
+    assert team.admin.agent(JANA).role is Role.LEAD  # type: ignore[union-attr]
+    assert any(e.field == "role" and e.new == f"{JANA}:lead" for e in team.admin.events_since(0))
 
 
 def test_scram_verifier_matches_the_rfc_7677_example() -> None:
@@ -226,5 +266,7 @@ def test_scram_verifier_matches_the_rfc_7677_example() -> None:
     assert base64.b64encode(signature) == b"6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
     # ...and the client's proof, unmasked with StoredKey, hashes back to StoredKey.
     proof = base64.b64decode("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
-    client_key = bytes(a ^ b for a, b in zip(proof, hmac.digest(stored, auth, "sha256"), strict=True))
+    client_key = bytes(
+        a ^ b for a, b in zip(proof, hmac.digest(stored, auth, "sha256"), strict=True)
+    )
     assert hashlib.sha256(client_key).digest() == stored

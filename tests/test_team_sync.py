@@ -62,7 +62,10 @@ def test_two_caches_converge_through_the_event_log(tmp_path: Path, store_url: st
     assert ja.add_note(one, "Volala, chce vrátit peníze.").ok
     assert ja.set_field(one, "priority", "3").ok
     lost = pe.claim(one)
-    assert not lost.ok and JANA in lost.message
+    assert not lost.ok and JANA in lost.message and lost.holder == JANA
+    # The refused claim showed in Petr's cache for a moment: the team's truth is back.
+    assert b.cache.ticket(one).summary.assignee == JANA  # type: ignore[union-attr]
+    assert b.cache.count_tickets(Queue.MINE, PETR) == 0
     started = time.monotonic()
     pe.sync()
     assert time.monotonic() - started < 2  # a colleague's change is seen within seconds
@@ -239,3 +242,46 @@ def test_sigkill_mid_replay_applies_every_operation_once(tmp_path: Path, store_u
     assert sum(1 for e in table.events_since(0) if e.kind == "note") == n
     assert TeamService(ws).pending() == 0
     ws.close()
+
+
+def test_an_operation_the_store_cannot_take_does_not_block_the_rest(
+    tmp_path: Path, pg_url: str
+) -> None:
+    ws = workspace(tmp_path, "jana", JANA, pg_url)
+    svc = TeamService(ws)
+    svc.sync()
+    (one, *_) = numbers(ws)
+    with ws.cache.writer.begin() as conn:
+        # A NUL byte: PostgreSQL refuses the text (the service strips it; an old client may not).
+        outbox.record(conn, "op-bad", outbox.OpKind.NOTE, one, {"body": "a\x00b"}, JANA)
+        outbox.record(conn, "op-good", outbox.OpKind.NOTE, one, {"body": "dobrá"}, JANA)
+    svc.sync()
+    assert svc.online is True and svc.pending() == 0
+    (bad,) = svc.conflicts()
+    assert bad.id == "op-bad" and bad.result
+    assert [n.body for n in LockTable(ws.team).notes(one)] == ["dobrá"]
+    assert [n.body for n in ws.cache.ticket(one).notes] == ["dobrá"]  # type: ignore[union-attr]
+    assert svc.add_note(one, "x\x00y\x1b[31m").ok  # cleaned before it is queued
+    assert LockTable(ws.team).notes(one)[-1].body == "xy"
+    ws.close()
+
+
+def test_the_watcher_outlives_an_outage(
+    tmp_path: Path, pg_url: str, proxied_pg: tuple[str, TcpProxy]
+) -> None:
+    laptop_url, net = proxied_pg
+    laptop = workspace(tmp_path, "jana", JANA, laptop_url)
+    office = workspace(tmp_path, "petr", PETR, pg_url)
+    ja, pe = TeamService(laptop), TeamService(office)
+    ja.sync()
+    pe.sync()
+    assert not ja.wait_for_change(0.2)
+    net.down()
+    assert not ja.wait_for_change(0.2)  # an outage is a quiet "no change", never an error
+    net.up()
+    (one, *_) = numbers(office)
+    ja.wait_for_change(0.3)  # the first wait after the outage makes a new listener
+    assert pe.claim(one).ok
+    assert ja.wait_for_change(5)  # and it hears the colleague again
+    laptop.close()
+    office.close()

@@ -71,7 +71,10 @@ class HelpdeskApp(App[int]):
         self.sync_state = "no mail account configured" if sync is None else "starting sync…"
         self.sync_error = False
         self.team_state = "team: connecting…"
-        self._seen_conflicts = 0
+        self._acting = False
+        # Conflicts from earlier sessions were shown then: only new ones are news.
+        last = self.team.conflicts()
+        self._seen_conflicts = last[-1].pos if last else 0
 
     def on_mount(self) -> None:
         for theme in BUILTIN_THEMES:
@@ -121,7 +124,9 @@ class HelpdeskApp(App[int]):
     # -- team actions: in workers, because the team store may be far away -------------------
 
     def action_handle_next(self) -> None:
-        self.notify("Finding the next ticket…", timeout=2)
+        if self._acting:
+            self.notify("Still busy with the last action…", timeout=2)
+            return
         self._team_action(lambda: self.team.handle_next(), open_it=True)
 
     def claim(self, number: int) -> None:
@@ -133,18 +138,31 @@ class HelpdeskApp(App[int]):
     def add_note(self, number: int, body: str) -> None:
         self._team_action(lambda: self.team.add_note(number, body))
 
-    @work(thread=True, group="team-action", exit_on_error=False)
     def _team_action(self, act: Callable[[], ActionResult], open_it: bool = False) -> None:
-        self.post_message(ActionDone(act(), open_it))
+        # One team action at a time: pressing `n` twice must not claim two tickets.
+        self._acting = True
+        self._run_team_action(act, open_it)
+
+    @work(thread=True, group="team-action", exit_on_error=False)
+    def _run_team_action(self, act: Callable[[], ActionResult], open_it: bool) -> None:
+        try:
+            result = act()
+        except Exception as exc:  # shown, never lost silently in a worker
+            result = ActionResult(False, message=f"{type(exc).__name__}: {exc}")
+        self.post_message(ActionDone(result, open_it))
 
     def on_action_done(self, message: ActionDone) -> None:
+        self._acting = False
+        if not self.screen_stack:
+            return  # closing
         result = message.result
+        # Messages carry colleagues' names and server text: never markup.
         if result.ok and result.queued:
-            self.notify(result.message, severity="warning")
+            self.notify(result.message, severity="warning", markup=False)
         elif result.ok and result.message:
-            self.notify(result.message)
+            self.notify(result.message, markup=False)
         elif not result.ok:
-            self.notify(result.message or "not done", severity="error")
+            self.notify(result.message or "not done", severity="error", markup=False)
         self.refresh_views()
         self._show_status()
         if message.open_ticket and result.ok and result.ticket is not None:
@@ -203,6 +221,8 @@ class HelpdeskApp(App[int]):
                 self.call_from_thread(self.run_team_sync)
 
     def on_team_synced(self, message: TeamSynced) -> None:
+        if not self.screen_stack:
+            return  # closing
         if message.online:
             self.team_state = "team: online" + (
                 f", {message.pending} to send" if message.pending else ""
@@ -212,17 +232,24 @@ class HelpdeskApp(App[int]):
         for op in message.conflicts:
             self._seen_conflicts = max(self._seen_conflicts, op.pos)
             self.notify(
-                f"{op.kind} #{op.ticket} not done: {op.result}", severity="error", timeout=10
+                f"{op.kind} #{op.ticket} not done: {op.result}",
+                severity="error",
+                timeout=10,
+                markup=False,
             )
         if message.online or message.conflicts:
             self.refresh_views()  # also brings colleagues' presence, which makes no events
         self._show_status()
 
     def on_sync_progress(self, message: SyncProgress) -> None:
+        if not self.screen_stack:
+            return
         self.sync_state, self.sync_error = message.text, False
         self._show_status()
 
     def on_sync_finished(self, message: SyncFinished) -> None:
+        if not self.screen_stack:
+            return
         when = self.clock().astimezone().strftime("%H:%M")
         if message.errors:
             account, error = next(iter(message.errors.items()))
@@ -244,6 +271,8 @@ class HelpdeskApp(App[int]):
         return f"{self.team_state}  ·  {self.sync_state}"
 
     def _show_status(self) -> None:
+        if not self.screen_stack:
+            return
         for bar in self.screen.query(StatusBar):
             bar.show_sync(self.status_text(), error=self.sync_error or "OFFLINE" in self.team_state)
 

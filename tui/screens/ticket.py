@@ -33,7 +33,7 @@ class Conversation(VerticalScroll):
     ]
 
 
-def _header(detail: TicketDetail) -> tuple[Text, Text]:
+def _header(detail: TicketDetail, me: str) -> tuple[Text, Text]:
     s = detail.summary
     title = Text(f"#{s.number} ", style="bold")
     title.append(s.subject or "(no subject)")
@@ -41,7 +41,7 @@ def _header(detail: TicketDetail) -> tuple[Text, Text]:
     meta = Text(
         f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} messages"
     )
-    others = [p for p in detail.presence]
+    others = [p for p in detail.presence if p.agent != me]
     if others:
         meta.append(
             "  ·  " + ", ".join(f"{p.agent.split('@')[0]} {p.kind}" for p in others), style="bold"
@@ -91,7 +91,7 @@ class TicketScreen(Screen[None]):
         return self.detail.summary.number
 
     def compose(self) -> ComposeResult:
-        title, meta = _header(self.detail)
+        title, meta = _header(self.detail, self.hd.ws.agent)
         yield Static(title, id="ticket-title")
         yield Static(meta, id="ticket-meta")
         with Conversation(id="conversation"):
@@ -125,12 +125,13 @@ class TicketScreen(Screen[None]):
 
     def update_detail(self, detail: TicketDetail) -> None:
         """New state from the team or new mail: redraw, keeping the reading position."""
-        changed = (len(detail.messages), len(detail.notes)) != (
-            len(self.detail.messages),
-            len(self.detail.notes),
-        )
+
+        def shape(d: TicketDetail) -> tuple[int, tuple[bool, ...]]:
+            return len(d.messages), tuple(n.pending for n in d.notes)
+
+        changed = shape(detail) != shape(self.detail)
         self.detail = detail
-        title, meta = _header(detail)
+        title, meta = _header(detail, self.hd.ws.agent)
         self.query_one("#ticket-title", Static).update(title)
         self.query_one("#ticket-meta", Static).update(meta)
         if changed:

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from helpdesk.core.sanitize import safe_text
 from helpdesk.core.tickets import NoteView as Note
 
 
@@ -29,8 +30,11 @@ class NoteView(Vertical):
 
     def compose(self) -> ComposeResult:
         n = self.note
-        label = Text(f"INTERNAL NOTE · team only · {n.author} · {n.created_at:%Y-%m-%d %H:%M}")
+        # Team text is untrusted too (any client can write to the team store).
+        label = Text(
+            f"INTERNAL NOTE · team only · {safe_text(n.author)} · {n.created_at:%Y-%m-%d %H:%M}"
+        )
         if n.pending:
             label.append(" · not sent to the team yet")
         yield Static(label, classes="label")
-        yield Static(Text(n.body), classes="body")
+        yield Static(Text(safe_text(n.body)), classes="body")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from helpdesk.core.config import Settings
 from helpdesk.core.sanitize import safe_text
@@ -26,7 +26,7 @@ from helpdesk.sync.credentials import CredentialError
 from helpdesk.sync.mailfiles import NotAMailbox, import_path
 from helpdesk.sync.service import SyncService, make_ingestor
 
-KNOWN_ERRORS = (CredentialError, NotAMailbox, SchemaError, OperationalError, OSError)
+KNOWN_ERRORS = (CredentialError, NotAMailbox, SchemaError, DBAPIError, OSError)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

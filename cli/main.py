@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from helpdesk import __version__
+from helpdesk.cli.admin_commands import HANDLERS as ADMIN_HANDLERS
+from helpdesk.cli.admin_commands import add_parsers as add_admin_parsers
 from helpdesk.cli.team_commands import HANDLERS as TEAM_HANDLERS
 from helpdesk.cli.team_commands import add_parsers as add_team_parsers
 from helpdesk.core.config import ConfigError
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="machine-readable output")
 
     add_team_parsers(sub)
+    add_admin_parsers(sub)
 
     auth = sub.add_parser("auth", help="store account passwords in the keyring")
     auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
@@ -99,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "auth": commands.run_auth,
     }
     handlers.update(TEAM_HANDLERS)
+    handlers.update(ADMIN_HANDLERS)
     try:
         return handlers[args.command](args)
     except BrokenPipeError:
@@ -112,5 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"helpdesk: configuration error: {exc}", file=sys.stderr)
         return 2
     except (UserError, *commands.KNOWN_ERRORS) as exc:
-        print(f"helpdesk: {exc}", file=sys.stderr)
+        # A database error's first line says it; the SQL and parameters below it do not help.
+        print(f"helpdesk: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from helpdesk.core.sanitize import safe_text
-from helpdesk.core.team import PRESENCE_TTL, PresenceKind
+from helpdesk.core.team import PRESENCE_TTL, PresenceKind, Role
 from helpdesk.core.tickets import CLOSED_STATUSES
 from helpdesk.storage import outbox
 from helpdesk.storage.cache import ticket_t
@@ -327,6 +327,24 @@ class TeamService:
     def conflicts(self, since_pos: int = 0) -> list[Op]:
         with self.ws.cache.engine.connect() as conn:
             return outbox.conflicts(conn, since_pos)
+
+    def set_agent(
+        self,
+        email: str,
+        *,
+        role: Role | None = None,
+        departments: list[str] | None = None,
+        away: bool | None = None,
+    ) -> Outcome:
+        """Administration needs the team store to answer: it is not queued offline."""
+        try:
+            return self._online(
+                lambda t: t.set_agent(
+                    self.agent.email, email, role=role, departments=departments, away=away
+                )
+            )
+        except Offline as exc:
+            return Outcome(False, message=f"the team store does not answer: {exc}")
 
     def agents(self) -> list[Any]:
         return list(self._online(lambda t: t.agents()))

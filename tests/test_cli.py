@@ -13,7 +13,7 @@ from mailbuild import message
 
 
 def helpdesk(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
     full_env.update(env or {})
@@ -24,6 +24,7 @@ def helpdesk(
         env=full_env,
         timeout=120,
         cwd=cwd,
+        input=input,
     )
 
 

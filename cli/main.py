@@ -117,5 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (UserError, *commands.KNOWN_ERRORS) as exc:
         # A database error's first line says it; the SQL and parameters below it do not help.
-        print(f"helpdesk: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        print(
+            f"helpdesk: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 1

@@ -38,6 +38,15 @@ def add_parsers(sub: Any) -> None:
     )
     reassign.add_argument("--from", dest="from_agent", required=True, metavar="AGENT")
     reassign.add_argument("--to", dest="to_agent", required=True, metavar="AGENT")
+    reassign.add_argument(
+        "--ticket",
+        dest="tickets",
+        type=int,
+        action="append",
+        metavar="N",
+        help="only these (repeatable)",
+    )
+    reassign.add_argument("--keep-present", action="store_true", help="do not mark the agent away")
     reassign.add_argument("--json", action="store_true")
     note = sub.add_parser("note", help="add an internal note (never sent to the customer)")
     note.add_argument("number", type=int)
@@ -116,7 +125,12 @@ def _one(args: argparse.Namespace, action: str) -> int:
                     f"#{args.number} assigned to {args.agent}",
                 )
             case "reassign":
-                res = svc.reassign_all(args.from_agent.lower(), args.to_agent.lower())
+                res = svc.reassign_all(
+                    args.from_agent.lower(),
+                    args.to_agent.lower(),
+                    numbers=args.tickets,
+                    mark_away=not args.keep_present,
+                )
                 return _report(args, res, res.message or "done")
             case "note":
                 text = sys.stdin.read() if args.text == "-" else args.text

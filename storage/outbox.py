@@ -96,13 +96,12 @@ def _apply(
     elif kind == OpKind.ASSIGN:
         conn.execute(update(ticket_t).where(t.number == ticket).values(assignee=payload["to"]))
     elif kind == OpKind.REASSIGN_ALL:
-        conn.execute(
-            update(ticket_t)
-            .where(
-                t.assignee == payload["from"], t.status.not_in([str(s) for s in CLOSED_STATUSES])
-            )
-            .values(assignee=payload["to"])
+        stmt = update(ticket_t).where(
+            t.assignee == payload["from"], t.status.not_in([str(s) for s in CLOSED_STATUSES])
         )
+        if payload.get("numbers") is not None:
+            stmt = stmt.where(t.number.in_(payload["numbers"]))
+        conn.execute(stmt.values(assignee=payload["to"]))
     elif kind == OpKind.SET:
         field, value = payload["field"], payload["value"]
         stored: Any = int(value) if field == "priority" and value is not None else value

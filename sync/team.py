@@ -125,8 +125,16 @@ class TeamService:
     def skip(self, number: int, reason: str = "") -> ActionResult:
         return self._act(OpKind.SKIP, number, {"reason": reason})
 
-    def reassign_all(self, from_agent: str, to_agent: str) -> ActionResult:
-        return self._act(OpKind.REASSIGN_ALL, None, {"from": from_agent, "to": to_agent})
+    def reassign_all(
+        self,
+        from_agent: str,
+        to_agent: str,
+        *,
+        numbers: list[int] | None = None,
+        mark_away: bool = True,
+    ) -> ActionResult:
+        payload = {"from": from_agent, "to": to_agent, "numbers": numbers, "mark_away": mark_away}
+        return self._act(OpKind.REASSIGN_ALL, None, payload)
 
     def _act(self, kind: str, ticket: int | None, payload: dict[str, Any]) -> ActionResult:
         op_id = str(uuid.uuid4())
@@ -385,5 +393,13 @@ def _replay(table: LockTable, *, agent: str, op: Op) -> Outcome:
             assert n is not None
             return table.skip(agent, n, p.get("reason", ""), op_id=op.id)
         case OpKind.REASSIGN_ALL:
-            return table.reassign_all(agent, p["from"], p["to"], op_id=op.id, at=at)
+            return table.reassign_all(
+                agent,
+                p["from"],
+                p["to"],
+                numbers=p.get("numbers"),
+                mark_away=p.get("mark_away", True),
+                op_id=op.id,
+                at=at,
+            )
     return Outcome(False, n, f"unknown operation {op.kind}")

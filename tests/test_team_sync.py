@@ -126,6 +126,9 @@ def test_offline_work_replays_with_the_rules(
     assert PETR in conflicts[1].result  # the loser is told who holds it
     assert laptop.cache.ticket(two).summary.assignee == PETR  # type: ignore[union-attr]
     assert laptop.cache.ticket(one).summary.assignee == JANA  # type: ignore[union-attr]
+    # The tentative handle-next claim held: nobody else had taken that ticket.
+    assert LockTable(office.team).state(three).assignee == JANA  # type: ignore[union-attr]
+    assert sorted(t.number for t in laptop.cache.list_tickets(Queue.MINE, JANA)) == [one, three]
     state = LockTable(office.team).state(one)
     assert state is not None and state.category == "Orders"  # the later edit won
     kinds = [
@@ -285,3 +288,61 @@ def test_the_watcher_outlives_an_outage(
     assert ja.wait_for_change(5)  # and it hears the colleague again
     laptop.close()
     office.close()
+
+
+def test_hand_over_selected_tickets_only(tmp_path: Path, store_url: str) -> None:
+    ws = workspace(tmp_path, "jana", JANA, store_url)
+    svc = TeamService(ws)
+    one, two, three = numbers(ws)
+    for n in (one, two, three):
+        assert svc.claim(n).ok
+    LockTable(ws.team).join(PETR, "petr")
+    assert svc.reassign_all(JANA, PETR, numbers=[two], mark_away=False).ok
+    table = LockTable(ws.team)
+    assert [table.state(n).assignee for n in (one, two, three)] == [JANA, PETR, JANA]  # type: ignore[union-attr]
+    assert not table.agent(JANA).away  # type: ignore[union-attr]
+    assert sorted(t.number for t in ws.cache.list_tickets(Queue.MINE, JANA)) == [one, three]
+    ws.close()
+
+
+HEARTBEAT_SCRIPT = """
+import sys, time
+from helpdesk.storage.lock_table import LockTable
+from helpdesk.storage.team_store import TeamStore
+lt = LockTable(TeamStore(sys.argv[1]))
+lt.join("petr@helpdesk.example", "Petr")
+while True:
+    lt.heartbeat("petr@helpdesk.example", int(sys.argv[2]), ttl=2)
+    time.sleep(0.5)
+"""
+
+
+def test_presence_of_a_killed_client_disappears_within_its_ttl(
+    tmp_path: Path, store_url: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    ws = workspace(tmp_path, "jana", JANA, store_url)
+    (one, *_) = numbers(ws)
+    table = LockTable(ws.team)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    proc = subprocess.Popen([sys.executable, "-c", HEARTBEAT_SCRIPT, store_url, str(one)], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not table.presence() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [(p.ticket, p.agent) for p in table.presence()] == [(one, PETR)]
+        time.sleep(2.5)
+        assert table.presence()  # renewed while the client lives
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    killed = time.monotonic()
+    while table.presence() and time.monotonic() - killed < 10:
+        time.sleep(0.1)
+    assert table.presence() == []
+    assert time.monotonic() - killed < 2.5  # within the TTL (2 s) and a poll
+    ws.close()

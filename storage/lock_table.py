@@ -7,12 +7,13 @@ operation already applied finds its event and changes nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, or_, select, update
 
 from helpdesk.core.team import (
     EDITABLE_FIELDS,
@@ -133,8 +134,11 @@ def _replayed(conn: Connection, op_id: str | None) -> Any:
     return conn.execute(select(_event).where(_event.c.op_id == op_id)).first()
 
 
+_AGENT_BY_EMAIL = select(_agent).where(_agent.c.email == bindparam("email"))
+
+
 def _load_agent(conn: Connection, email: str) -> Agent | None:
-    row = conn.execute(select(_agent).where(_agent.c.email == email)).first()
+    row = conn.execute(_AGENT_BY_EMAIL, {"email": email}).first()
     return _agent_of(row) if row else None
 
 
@@ -461,7 +465,6 @@ class LockTable:
     ) -> Outcome:
         """Pick the best waiting ticket and claim it, in one statement."""
         now = _now()
-        t = _ticket
         with self.store.write() as conn:
             if (done := _replayed(conn, op_id)) is not None:
                 return Outcome(True, done.ticket, holder=actor, replayed=True)
@@ -469,32 +472,12 @@ class LockTable:
                 who = _actor(conn, actor)
             except Denied as why:
                 return Outcome(False, message=str(why))
-            others_here = exists().where(
-                _presence.c.ticket == t.c.number,
-                _presence.c.agent != actor,
-                _presence.c.expires_at > now,
-            )
-            skipped = exists().where(
-                _skip.c.ticket == t.c.number, _skip.c.agent == actor, _skip.c.until > now
-            )
-            cand = select(t.c.number).where(
-                t.c.assignee.is_(None), t.c.status.not_in(_CLOSED), ~others_here, ~skipped
-            )
-            if departments_only and who.departments:
-                cand = cand.where(
-                    or_(t.c.department.is_(None), t.c.department.in_(who.departments))
-                )
-            # Leads with `assignee` (NULL for every candidate) so that the order is the one of
-            # ix_team_ticket_next, which both engines then walk instead of sorting.
-            cand = cand.order_by(t.c.assignee, *_next_order(order), t.c.number).limit(1)
-            if conn.dialect.name == "postgresql":
-                cand = cand.with_for_update(skip_locked=True)
-            won = conn.execute(
-                update(t)
-                .where(t.c.number == cand.scalar_subquery(), t.c.assignee.is_(None))
-                .values(assignee=actor)
-                .returning(t.c.number)
-            ).first()
+            deps = list(who.departments) if departments_only and who.departments else None
+            stmt = _next_statement(tuple(order), deps is not None, conn.dialect.name)
+            params: dict[str, Any] = {"actor": actor, "now": now}
+            if deps is not None:
+                params["deps"] = deps
+            won = conn.execute(stmt, params).first()
             if won is None:
                 return Outcome(False, message="nothing is waiting")
             add_event(
@@ -766,6 +749,39 @@ class LockTable:
         with self.store.engine.connect() as conn:
             row = conn.execute(select(_ticket).where(_ticket.c.number == number)).first()
             return ticket_state(row) if row else None
+
+
+@functools.cache
+def _next_statement(order: tuple[str, ...], by_department: bool, dialect: str) -> Any:
+    """The pick-and-claim statement, built once per policy: each press only binds values
+    (building it anew cost more than running it)."""
+    t = _ticket
+    actor: Any = bindparam("actor")
+    now: Any = bindparam("now")
+    others_here = exists().where(
+        _presence.c.ticket == t.c.number, _presence.c.agent != actor, _presence.c.expires_at > now
+    )
+    skipped = exists().where(
+        _skip.c.ticket == t.c.number, _skip.c.agent == actor, _skip.c.until > now
+    )
+    cand = select(t.c.number).where(
+        t.c.assignee.is_(None), t.c.status.not_in(_CLOSED), ~others_here, ~skipped
+    )
+    if by_department:
+        cand = cand.where(
+            or_(t.c.department.is_(None), t.c.department.in_(bindparam("deps", expanding=True)))
+        )
+    # Leads with `assignee` (NULL for every candidate) so that the order is the one of
+    # ix_team_ticket_next, which both engines then walk instead of sorting.
+    cand = cand.order_by(t.c.assignee, *_next_order(order), t.c.number).limit(1)
+    if dialect == "postgresql":
+        cand = cand.with_for_update(skip_locked=True)
+    return (
+        update(t)
+        .where(t.c.number == cand.scalar_subquery(), t.c.assignee.is_(None))
+        .values(assignee=actor)
+        .returning(t.c.number)
+    )
 
 
 def _next_order(order: Sequence[str]) -> list[Any]:

@@ -366,6 +366,9 @@ def _lookup(conn: Connection, message_ids: Iterable[str], *, table: Any = None) 
     return out
 
 
+_INSERT_EVENT = insert(_event).returning(_event.c.seq)  # built once: every team write adds one
+
+
 def add_event(
     conn: Connection,
     *,
@@ -380,7 +383,7 @@ def add_event(
 ) -> int:
     return int(
         conn.execute(
-            insert(_event).returning(_event.c.seq),
+            _INSERT_EVENT,
             {
                 "ticket": ticket,
                 "actor": actor,

@@ -323,3 +323,13 @@ def test_only_leads_change_departments_and_others(team: LockTable) -> None:
     jana = team.agent(JANA)
     assert jana is not None and jana.departments == ("sklad",) and not jana.away
     assert not team.set_agent(LEAD, PETR, role=Role.ADMIN).ok  # roles: admins only
+
+
+def test_handle_next_by_department(team: LockTable) -> None:
+    sklad, b2b, unrouted = tickets(team.store, 3)
+    assert team.set_field(LEAD, sklad, "department", "sklad").ok
+    assert team.set_field(LEAD, b2b, "department", "b2b").ok
+    assert team.set_agent(LEAD, JANA, departments=["sklad"]).ok
+    got = [team.handle_next(JANA, departments_only=True).ticket for _ in range(3)]
+    assert got == [sklad, unrouted, None]  # never the other department's ticket
+    assert team.handle_next(JANA).ticket == b2b  # without the policy, anything waiting

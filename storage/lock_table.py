@@ -159,6 +159,7 @@ def _ticket_row(conn: Connection, number: int) -> Any:
 class LockTable:
     def __init__(self, store: TeamStore) -> None:
         self.store = store
+        self._members: set[str] = set()
 
     # -- agents ------------------------------------------------------------------------------
 
@@ -468,11 +469,15 @@ class LockTable:
         with self.store.write() as conn:
             if (done := _replayed(conn, op_id)) is not None:
                 return Outcome(True, done.ticket, holder=actor, replayed=True)
-            try:
-                who = _actor(conn, actor)
-            except Denied as why:
-                return Outcome(False, message=str(why))
-            deps = list(who.departments) if departments_only and who.departments else None
+            deps = None
+            if departments_only or actor not in self._members:
+                # Agents are never deleted: once seen, membership needs no look-up per press.
+                try:
+                    who = _actor(conn, actor)
+                except Denied as why:
+                    return Outcome(False, message=str(why))
+                self._members.add(actor)
+                deps = list(who.departments) if departments_only and who.departments else None
             stmt = _next_statement(tuple(order), deps is not None, conn.dialect.name)
             params: dict[str, Any] = {"actor": actor, "now": now}
             if deps is not None:

@@ -39,7 +39,7 @@ def _header(detail: TicketDetail, me: str) -> tuple[Text, Text]:
     title.append(s.subject or "(no subject)")
     who = f"{s.customer_name} <{s.customer_email}>" if s.customer_name else s.customer_email
     meta = Text(
-        f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} messages"
+        f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} message{'' if s.message_count == 1 else 's'}"
     )
     others = [p for p in detail.presence if p.agent != me]
     if others:

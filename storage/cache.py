@@ -58,9 +58,11 @@ from helpdesk.storage.cache_models import (
 )
 from helpdesk.storage.db import (
     Migration,
+    as_utc,
     ensure_schema,
     insert_ignore_many,
     sqlite_engine,
+    utc_now,
     write_engine,
 )
 from helpdesk.storage.team_store import TicketState
@@ -121,17 +123,6 @@ class MailboxState:
 def email_of(display: str) -> str:
     m = _EMAIL_IN_DISPLAY.search(display)
     return (m.group(1) if m else display).strip().lower()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; everything we store is UTC.
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 class Cache:
@@ -387,7 +378,7 @@ class Cache:
                         AttachmentView(a.filename, a.content_type, a.size)
                     )
             notes = [
-                NoteView(n.id, n.author, n.body, _aware(n.created_at) or _now(), bool(n.pending))
+                NoteView(n.id, n.author, n.body, as_utc(n.created_at) or utc_now(), bool(n.pending))
                 for n in conn.execute(
                     select(note_t)
                     .where(note_t.c.ticket == number)
@@ -395,7 +386,7 @@ class Cache:
                 )
             ]
             history = [
-                EventView(e.seq, e.actor, e.kind, e.field, e.old, e.new, _aware(e.at) or _now())
+                EventView(e.seq, e.actor, e.kind, e.field, e.old, e.new, as_utc(e.at) or utc_now())
                 for e in conn.execute(
                     select(event_t).where(event_t.c.ticket == number).order_by(event_t.c.seq)
                 )
@@ -404,7 +395,7 @@ class Cache:
                 PresenceView(p.ticket, p.agent, p.kind)
                 for p in conn.execute(
                     select(presence_t).where(
-                        presence_t.c.ticket == number, presence_t.c.expires_at > _now()
+                        presence_t.c.ticket == number, presence_t.c.expires_at > utc_now()
                     )
                 )
             ]
@@ -447,7 +438,7 @@ class Cache:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(presence_t)
-                .where(presence_t.c.expires_at > _now())
+                .where(presence_t.c.expires_at > utc_now())
                 .order_by(presence_t.c.ticket)
             )
             return [PresenceView(p.ticket, p.agent, p.kind) for p in rows]
@@ -491,7 +482,7 @@ def _mailbox_state(r: Any) -> MailboxState:
         r.uidvalidity,
         r.uidnext,
         r.highestmodseq,
-        _aware(r.last_sync),
+        as_utc(r.last_sync),
         r.last_error,
     )
 
@@ -504,8 +495,8 @@ def _summary(r: Any) -> TicketSummary:
         customer_email=r.customer_email,
         status=r.status,
         assignee=r.assignee,
-        created_at=_aware(r.created_at) or datetime.now(UTC),
-        last_activity=_aware(r.last_activity) or datetime.now(UTC),
+        created_at=as_utc(r.created_at) or datetime.now(UTC),
+        last_activity=as_utc(r.last_activity) or datetime.now(UTC),
         message_count=r.message_count,
         waiting_on_us=bool(r.waiting_on_us),
     )
@@ -521,7 +512,7 @@ def _conversation(m: Any, attachments: Sequence[AttachmentView]) -> Conversation
         from_email=m.from_email,
         to=[a for a in m.to_addrs.split("\n") if a],
         cc=[a for a in m.cc_addrs.split("\n") if a],
-        date=_aware(m.date) or _aware(m.received_at),
+        date=as_utc(m.date) or as_utc(m.received_at),
         subject=m.subject,
         text=m.text_body,
         auto=m.auto,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,17 @@ from sqlmodel import SQLModel
 CONNECT_TIMEOUT = 10  # seconds
 STATEMENT_TIMEOUT_MS = 30_000
 SCHEMA_LOCK = 0x6864_7363  # advisory lock key of schema creation and migration ("hdsc")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt
 
 
 class SchemaError(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, func, insert, or_, select, update
@@ -35,7 +35,7 @@ from helpdesk.core.team import (
     edit_wins,
 )
 from helpdesk.core.tickets import CLOSED_STATUSES, Status
-from helpdesk.storage.db import insert_ignore
+from helpdesk.storage.db import as_utc, insert_ignore, utc_now
 from helpdesk.storage.team_models import (
     TeamAgent,
     TeamEvent,
@@ -108,16 +108,6 @@ class AgentLoad:
     holding: int  # open tickets assigned
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
-
-
 def _agent_of(r: Any) -> Agent:
     return Agent(
         email=r.email,
@@ -182,7 +172,7 @@ class LockTable:
                     "role": str(role),
                     "departments": "",
                     "away": False,
-                    "created_at": _now(),
+                    "created_at": utc_now(),
                 },
             )
             add_event(
@@ -192,7 +182,7 @@ class LockTable:
                 kind=EventKind.AGENT,
                 field="role",
                 new=str(role),
-                at=_now(),
+                at=utc_now(),
             )
             return Agent(email, name, role)
 
@@ -226,7 +216,7 @@ class LockTable:
         op_id: str | None = None,
         at: datetime | None = None,
     ) -> Outcome:
-        at = at or _now()
+        at = at or utc_now()
         try:
             with self.store.write() as conn:
                 if _replayed(conn, op_id):
@@ -273,7 +263,7 @@ class LockTable:
         self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
     ) -> Outcome:
         """Take a ticket nobody holds: one conditional write, so two agents never both win."""
-        at = at or _now()
+        at = at or utc_now()
         with self.store.write() as conn:
             if _replayed(conn, op_id):
                 return Outcome(True, number, holder=actor, replayed=True)
@@ -312,7 +302,7 @@ class LockTable:
     def release(
         self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
     ) -> Outcome:
-        at = at or _now()
+        at = at or utc_now()
         with self.store.write() as conn:
             if _replayed(conn, op_id):
                 return Outcome(True, number, replayed=True)
@@ -349,7 +339,7 @@ class LockTable:
         op_id: str | None = None,
         at: datetime | None = None,
     ) -> Outcome:
-        at = at or _now()
+        at = at or utc_now()
         with self.store.write() as conn:
             if _replayed(conn, op_id):
                 return Outcome(True, number, holder=target, replayed=True)
@@ -369,7 +359,7 @@ class LockTable:
     def steal(
         self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
     ) -> Outcome:
-        at = at or _now()
+        at = at or utc_now()
         with self.store.write() as conn:
             if _replayed(conn, op_id):
                 return Outcome(True, number, holder=actor, replayed=True)
@@ -413,7 +403,7 @@ class LockTable:
         at: datetime | None = None,
     ) -> Outcome:
         """Hand over the open tickets of an agent (all, or the given ones), e.g. for a holiday."""
-        at = at or _now()
+        at = at or utc_now()
         with self.store.write() as conn:
             if _replayed(conn, op_id):
                 return Outcome(True, replayed=True)
@@ -465,7 +455,7 @@ class LockTable:
         op_id: str | None = None,
     ) -> Outcome:
         """Pick the best waiting ticket and claim it, in one statement."""
-        now = _now()
+        now = utc_now()
         with self.store.write() as conn:
             if (done := _replayed(conn, op_id)) is not None:
                 return Outcome(True, done.ticket, holder=actor, replayed=True)
@@ -506,7 +496,7 @@ class LockTable:
         op_id: str | None = None,
     ) -> Outcome:
         """Not now: the ticket is not offered to this agent again for a while (and released)."""
-        until = _now() + timedelta(seconds=seconds)
+        until = utc_now() + timedelta(seconds=seconds)
         with self.store.write() as conn:
             if _replayed(conn, op_id):
                 return Outcome(True, number, replayed=True)
@@ -535,7 +525,7 @@ class LockTable:
                 old=row.assignee,
                 new=f"skipped: {reason}" if reason else "skipped",
                 op_id=op_id,
-                at=_now(),
+                at=utc_now(),
             )
             return Outcome(True, number)
 
@@ -545,7 +535,7 @@ class LockTable:
         self, actor: str, number: int, body: str, *, note_id: str, at: datetime | None = None
     ) -> Outcome:
         """Append an internal note. Notes never conflict: the id makes a replay a no-op."""
-        at = at or _now()
+        at = at or utc_now()
         with self.store.write() as conn:
             try:
                 _actor(conn, actor)
@@ -581,7 +571,7 @@ class LockTable:
             return Outcome(False, number, f"{field} is not an editable field")
         # An edit's time is the agent's, but never later than now: a client clock running
         # ahead must not win every edit.
-        at = min(at or _now(), _now())
+        at = min(at or utc_now(), utc_now())
         with self.store.write() as conn:
             if _replayed(conn, op_id):
                 return Outcome(True, number, replayed=True)
@@ -601,7 +591,7 @@ class LockTable:
                     _event.c.kind == str(EventKind.FIELD),
                 )
             ).scalar()
-            if not edit_wins(at, _aware(last)):
+            if not edit_wins(at, as_utc(last)):
                 add_event(
                     conn,
                     ticket=number,
@@ -636,7 +626,7 @@ class LockTable:
     def take_reply_lock(self, actor: str, number: int, *, ttl: int = REPLY_LOCK_TTL) -> Outcome:
         """Sending a reply needs this: held by the ticket's assignee, renewed while they
         write, and gone on its own when they stop (no stuck locks after a crash)."""
-        now = _now()
+        now = utc_now()
         until = now + timedelta(seconds=ttl)
         t = _ticket.c
         with self.store.write() as conn:
@@ -685,7 +675,7 @@ class LockTable:
         *,
         ttl: int = PRESENCE_TTL,
     ) -> None:
-        expires = _now() + timedelta(seconds=ttl)
+        expires = utc_now() + timedelta(seconds=ttl)
         with self.store.write() as conn:
             conn.execute(
                 _presence.delete().where(_presence.c.ticket == number, _presence.c.agent == actor)
@@ -702,13 +692,13 @@ class LockTable:
             )
 
     def presence(self) -> list[Presence]:
-        now = _now()
+        now = utc_now()
         with self.store.engine.connect() as conn:
             rows = conn.execute(
                 select(_presence).where(_presence.c.expires_at > now).order_by(_presence.c.ticket)
             )
             return [
-                Presence(r.ticket, r.agent, PresenceKind(r.kind), _aware(r.expires_at) or now)
+                Presence(r.ticket, r.agent, PresenceKind(r.kind), as_utc(r.expires_at) or now)
                 for r in rows
             ]
 
@@ -729,7 +719,7 @@ class LockTable:
                     r.old,
                     r.new,
                     r.op_id,
-                    _aware(r.at) or _now(),
+                    as_utc(r.at) or utc_now(),
                 )
                 for r in rows
             ]
@@ -746,7 +736,7 @@ class LockTable:
             stmt = stmt.where(_note.c.id.in_(list(ids)))
         with self.store.engine.connect() as conn:
             return [
-                Note(r.id, r.ticket, r.author, r.body, _aware(r.created_at) or _now())
+                Note(r.id, r.ticket, r.author, r.body, as_utc(r.created_at) or utc_now())
                 for r in conn.execute(stmt)
             ]
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from helpdesk.core.tickets import CLOSED_STATUSES
 from helpdesk.storage.cache_models import CachedNote, CachedTicket, CacheMeta, OutboxOp
+from helpdesk.storage.db import as_utc
 
 outbox_t = OutboxOp.__table__
 note_t = CachedNote.__table__
@@ -52,7 +53,7 @@ class Op:
 
     @staticmethod
     def from_row(r: Any) -> Op:
-        created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+        created = as_utc(r.created_at) or r.created_at
         return Op(r.pos, r.id, r.kind, r.ticket, json.loads(r.payload), created, r.state, r.result)
 
 

@@ -26,6 +26,7 @@ from helpdesk.core.team import EventKind
 from helpdesk.core.threading import ThreadFacts, ThreadReason, decide
 from helpdesk.storage.db import (
     Migration,
+    as_utc,
     engine_for_url,
     ensure_schema,
     insert_ignore,
@@ -411,10 +412,10 @@ def _update_waiting(conn: Connection, arrivals: dict[int, list[tuple[datetime, b
                 _ticket.c.number.in_(nums[i : i + _CHUNK])
             )
         )
-        current.update({n: _aware(w) for n, w in rows})
+        current.update({n: as_utc(w) for n, w in rows})
     for number, msgs in arrivals.items():
         waiting = current.get(number)
-        for date, outgoing in sorted(msgs, key=lambda m: _aware(m[0]) or m[0]):
+        for date, outgoing in sorted(msgs, key=lambda m: as_utc(m[0]) or m[0]):
             if outgoing:
                 waiting = None
             elif waiting is None:
@@ -423,13 +424,6 @@ def _update_waiting(conn: Connection, arrivals: dict[int, list[tuple[datetime, b
             conn.execute(
                 update(_ticket).where(_ticket.c.number == number).values(waiting_since=waiting)
             )
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
 
 
 def ticket_state(r: Any) -> TicketState:
@@ -441,8 +435,8 @@ def ticket_state(r: Any) -> TicketState:
         category=r.category,
         tags=tuple(t for t in r.tags.split(",") if t),
         department=r.department,
-        waiting_since=_aware(r.waiting_since),
-        sla_due=_aware(r.sla_due),
+        waiting_since=as_utc(r.waiting_since),
+        sla_due=as_utc(r.sla_due),
         lock_holder=r.lock_holder,
-        lock_expires=_aware(r.lock_expires),
+        lock_expires=as_utc(r.lock_expires),
     )

@@ -44,7 +44,8 @@ class EventKind(StrEnum):
     FIELD = "field"  # a field of the ticket changed: field, old, new
     FIELD_OVERRIDDEN = "field_overridden"  # an older offline edit lost to a newer one
     NOTE = "note"
-    SKIPPED = "skipped"  # an agent passed on a ticket (handle-next will not offer it to them)
+    SKIPPED = "skipped"
+    REFUSED = "refused"  # an agent's request the team store turned down (with why)  # an agent passed on a ticket (handle-next will not offer it to them)
     AGENT = "agent"  # an agent's role, departments or away flag changed
 
 

@@ -113,6 +113,8 @@ class EventView:
                 return f"set {self.field} to {self.new!r} offline; a later change was kept"
             case "note":
                 return "added a note"
+            case "refused":
+                return f"was refused: {self.new}"
         return self.kind
 
 

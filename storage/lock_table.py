@@ -124,6 +124,43 @@ def _replayed(conn: Connection, op_id: str | None) -> Any:
     return conn.execute(select(_event).where(_event.c.op_id == op_id)).first()
 
 
+def _earlier(conn: Connection, op_id: str | None, *, holder: str | None = None) -> Outcome | None:
+    """The outcome of an operation applied before (a replay after a crash): the same answer
+    again, never a second application and never a different verdict."""
+    row = _replayed(conn, op_id)
+    if row is None:
+        return None
+    if row.kind == EventKind.REFUSED:
+        return Outcome(False, row.ticket, row.new or "refused", holder=row.old, replayed=True)
+    if row.kind == EventKind.FIELD_OVERRIDDEN:
+        message = f"{row.field} was changed later by someone else"
+        return Outcome(False, row.ticket, message, replayed=True)
+    return Outcome(True, row.ticket, holder=holder, replayed=True)
+
+
+def _refuse(
+    conn: Connection,
+    op_id: str | None,
+    actor: str,
+    ticket: int | None,
+    message: str,
+    holder: str | None = None,
+) -> Outcome:
+    """Say no, and remember the answer under the operation's id for its replays."""
+    if op_id is not None:
+        add_event(
+            conn,
+            ticket=ticket,
+            actor=actor,
+            kind=EventKind.REFUSED,
+            old=holder,
+            new=message[:500],
+            op_id=op_id,
+            at=utc_now(),
+        )
+    return Outcome(False, ticket, message, holder=holder)
+
+
 _AGENT_BY_EMAIL = select(_agent).where(_agent.c.email == bindparam("email"))
 
 
@@ -265,8 +302,8 @@ class LockTable:
         """Take a ticket nobody holds: one conditional write, so two agents never both win."""
         at = at or utc_now()
         with self.store.write() as conn:
-            if _replayed(conn, op_id):
-                return Outcome(True, number, holder=actor, replayed=True)
+            if (earlier := _earlier(conn, op_id, holder=actor)) is not None:
+                return earlier
             try:
                 who = _actor(conn, actor)
                 row = _ticket_row(conn, number)
@@ -275,7 +312,7 @@ class LockTable:
                 holder = conn.execute(
                     select(_ticket.c.assignee).where(_ticket.c.number == number)
                 ).scalar()
-                return Outcome(False, number, str(why), holder=holder)
+                return _refuse(conn, op_id, actor, number, str(why), holder)
             won = conn.execute(
                 update(_ticket)
                 .where(
@@ -304,14 +341,14 @@ class LockTable:
     ) -> Outcome:
         at = at or utc_now()
         with self.store.write() as conn:
-            if _replayed(conn, op_id):
-                return Outcome(True, number, replayed=True)
+            if (earlier := _earlier(conn, op_id)) is not None:
+                return earlier
             try:
                 who = _actor(conn, actor)
                 row = _ticket_row(conn, number)
                 check_release(who, row.assignee)
             except Denied as why:
-                return Outcome(False, number, str(why))
+                return _refuse(conn, op_id, actor, number, str(why))
             if row.assignee is None:
                 return Outcome(True, number)
             conn.execute(
@@ -341,8 +378,8 @@ class LockTable:
     ) -> Outcome:
         at = at or utc_now()
         with self.store.write() as conn:
-            if _replayed(conn, op_id):
-                return Outcome(True, number, holder=target, replayed=True)
+            if (earlier := _earlier(conn, op_id, holder=target)) is not None:
+                return earlier
             try:
                 who = _actor(conn, actor)
                 to = _actor(conn, target)
@@ -352,7 +389,7 @@ class LockTable:
                 holder = conn.execute(
                     select(_ticket.c.assignee).where(_ticket.c.number == number)
                 ).scalar()
-                return Outcome(False, number, str(why), holder=holder)
+                return _refuse(conn, op_id, actor, number, str(why), holder)
             self._move(conn, number, row.assignee, target, actor, EventKind.ASSIGNED, op_id, at)
             return Outcome(True, number, holder=target)
 
@@ -361,14 +398,14 @@ class LockTable:
     ) -> Outcome:
         at = at or utc_now()
         with self.store.write() as conn:
-            if _replayed(conn, op_id):
-                return Outcome(True, number, holder=actor, replayed=True)
+            if (earlier := _earlier(conn, op_id, holder=actor)) is not None:
+                return earlier
             try:
                 who = _actor(conn, actor)
                 check_steal(who)
                 row = _ticket_row(conn, number)
             except Denied as why:
-                return Outcome(False, number, str(why))
+                return _refuse(conn, op_id, actor, number, str(why))
             self._move(conn, number, row.assignee, actor, actor, EventKind.STOLEN, op_id, at)
             return Outcome(True, number, holder=actor)
 
@@ -405,8 +442,8 @@ class LockTable:
         """Hand over the open tickets of an agent (all, or the given ones), e.g. for a holiday."""
         at = at or utc_now()
         with self.store.write() as conn:
-            if _replayed(conn, op_id):
-                return Outcome(True, replayed=True)
+            if (earlier := _earlier(conn, op_id)) is not None:
+                return earlier
             try:
                 who = _actor(conn, actor)
                 to = _actor(conn, to_agent)
@@ -416,7 +453,7 @@ class LockTable:
                 if to.away:
                     raise Denied(f"{to_agent} is away")
             except Denied as why:
-                return Outcome(False, message=str(why))
+                return _refuse(conn, op_id, actor, None, str(why))
             stmt = select(_ticket.c.number).where(
                 _ticket.c.assignee == from_agent, _ticket.c.status.not_in(_CLOSED)
             )
@@ -457,8 +494,8 @@ class LockTable:
         """Pick the best waiting ticket and claim it, in one statement."""
         now = utc_now()
         with self.store.write() as conn:
-            if (done := _replayed(conn, op_id)) is not None:
-                return Outcome(True, done.ticket, holder=actor, replayed=True)
+            if (earlier := _earlier(conn, op_id, holder=actor)) is not None:
+                return earlier
             deps = None
             if departments_only or actor not in self._members:
                 # Agents are never deleted: once seen, membership needs no look-up per press.
@@ -498,13 +535,13 @@ class LockTable:
         """Not now: the ticket is not offered to this agent again for a while (and released)."""
         until = utc_now() + timedelta(seconds=seconds)
         with self.store.write() as conn:
-            if _replayed(conn, op_id):
-                return Outcome(True, number, replayed=True)
+            if (earlier := _earlier(conn, op_id)) is not None:
+                return earlier
             try:
                 _actor(conn, actor)
                 row = _ticket_row(conn, number)
             except Denied as why:
-                return Outcome(False, number, str(why))
+                return _refuse(conn, op_id, actor, number, str(why))
             conn.execute(_skip.delete().where(_skip.c.agent == actor, _skip.c.ticket == number))
             conn.execute(
                 insert(_skip),
@@ -573,15 +610,15 @@ class LockTable:
         # ahead must not win every edit.
         at = min(at or utc_now(), utc_now())
         with self.store.write() as conn:
-            if _replayed(conn, op_id):
-                return Outcome(True, number, replayed=True)
+            if (earlier := _earlier(conn, op_id)) is not None:
+                return earlier
             try:
                 who = _actor(conn, actor)
                 row = _ticket_row(conn, number)
                 check_edit(who, row.assignee)
                 value = check_field_value(field, value, STATUSES)
             except Denied as why:
-                return Outcome(False, number, str(why))
+                return _refuse(conn, op_id, actor, number, str(why))
             old = row._mapping[field]
             old_text = None if old is None else str(old)
             last = conn.execute(
@@ -768,7 +805,7 @@ def _next_statement(order: tuple[str, ...], by_department: bool, dialect: str) -
         )
     # Leads with `assignee` (NULL for every candidate) so that the order is the one of
     # ix_team_ticket_next, which both engines then walk instead of sorting.
-    cand = cand.order_by(t.c.assignee, *_next_order(order), t.c.number).limit(1)
+    cand = cand.order_by(t.c.assignee, *next_order(order), t.c.number).limit(1)
     if dialect == "postgresql":
         cand = cand.with_for_update(skip_locked=True)
     return (
@@ -779,8 +816,10 @@ def _next_statement(order: tuple[str, ...], by_department: bool, dialect: str) -
     )
 
 
-def _next_order(order: Sequence[str]) -> list[Any]:
-    t = _ticket
+def next_order(order: Sequence[str], table: Any = None) -> list[Any]:
+    """ORDER BY columns of a handle-next policy, for the team store's tickets or (offline)
+    the cache's, which have the same columns."""
+    t = _ticket if table is None else table
     cols: list[Any] = []
     for key in order:
         if key == "sla":

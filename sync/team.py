@@ -25,7 +25,7 @@ from helpdesk.core.team import PRESENCE_TTL, PresenceKind, Role
 from helpdesk.core.tickets import CLOSED_STATUSES
 from helpdesk.storage import outbox
 from helpdesk.storage.cache import ticket_t
-from helpdesk.storage.lock_table import LockTable, Outcome
+from helpdesk.storage.lock_table import LockTable, Outcome, next_order
 from helpdesk.storage.outbox import Op, OpKind, OpState
 from helpdesk.storage.workspace import Workspace
 
@@ -185,14 +185,7 @@ class TeamService:
         stmt = (
             select(t.number)
             .where(t.assignee.is_(None), t.status.not_in([str(s) for s in CLOSED_STATUSES]))
-            .order_by(
-                t.sla_due.is_(None),
-                t.sla_due,
-                t.priority.desc(),
-                t.waiting_since.is_(None),
-                t.waiting_since,
-                t.number,
-            )
+            .order_by(*next_order(self.ws.settings.team.next_order, ticket_t), t.number)
             .limit(1)
         )
         with self.ws.cache.engine.connect() as conn:

@@ -191,7 +191,7 @@ def test_team_commands_between_two_agents(tmp_path: Path) -> None:
     assert [(n["author"], n["body"]) for n in shown["notes"]] == [
         ("petr@helpdesk.example", "Volala, pošlu náhradu.")
     ]
-    assert [h["kind"] for h in shown["history"]] == ["created", "claimed", "note"]
+    assert [h["kind"] for h in shown["history"]] == ["created", "claimed", "refused", "note"]
     text = helpdesk("--config", str(config), "show", str(first["number"]), env=jana).stdout
     assert "INTERNAL NOTE by petr@helpdesk.example" in text
 

@@ -333,3 +333,21 @@ def test_handle_next_by_department(team: LockTable) -> None:
     got = [team.handle_next(JANA, departments_only=True).ticket for _ in range(3)]
     assert got == [sklad, unrouted, None]  # never the other department's ticket
     assert team.handle_next(JANA).ticket == b2b  # without the policy, anything waiting
+
+
+def test_a_replay_gives_the_first_answer_again(team: LockTable) -> None:
+    a, b = tickets(team.store, 2)
+    assert team.claim(JANA, a).ok
+    refused = team.claim(PETR, a, op_id="op-claim")
+    assert not refused.ok and refused.holder == JANA
+    assert team.release(JANA, a).ok
+    # The client died before it heard the answer; its replay must not now win the ticket.
+    again = team.claim(PETR, a, op_id="op-claim")
+    assert again.replayed and not again.ok and again.holder == JANA
+    assert team.state(a).assignee is None  # type: ignore[union-attr]
+    now = datetime.now(UTC)
+    assert team.set_field(JANA, b, "category", "Orders", at=now).ok
+    lost = team.set_field(PETR, b, "category", "Other", at=now - timedelta(hours=1), op_id="op-set")
+    assert not lost.ok
+    assert not team.set_field(PETR, b, "category", "Other", at=now - timedelta(hours=1), op_id="op-set").ok
+    assert [e.kind for e in team.events_since(0) if e.op_id == "op-claim"] == ["refused"]

@@ -75,7 +75,9 @@ def test_two_caches_converge_through_the_event_log(tmp_path: Path, store_url: st
     assert [(n.author, n.body, n.pending) for n in detail.notes] == [
         (JANA, "Volala, chce vrátit peníze.", False)
     ]
-    assert [e.kind for e in detail.history] == ["created", "claimed", "note", "field"]
+    # Petr's refused claim is in the audit trail too.
+    assert [e.kind for e in detail.history] == ["created", "claimed", "note", "field", "refused"]
+    assert detail.history[-1].actor == PETR and JANA in detail.history[-1].describe()
     assert pe.handle_next().ticket == two  # the claimed one is skipped
     assert [t.number for t in b.cache.list_tickets(Queue.MINE, PETR)] == [two]
     a.close()

@@ -115,6 +115,7 @@ def ensure_schema(
     name: str,
     tables: Sequence[Table],
     migrations: Sequence[Migration],
+    after_create: Migration | None = None,
 ) -> int:
     """Create a fresh database at the newest version, or migrate an older one step by step.
 
@@ -134,6 +135,8 @@ def ensure_schema(
         row = conn.execute(text(f"SELECT version FROM {version_table}")).first()
         if row is None:
             SQLModel.metadata.create_all(conn, tables=list(tables))
+            if after_create is not None:
+                after_create(conn)
             conn.execute(text(f"INSERT INTO {version_table} (version) VALUES (:v)"), {"v": latest})
             return latest
         current = int(row[0])

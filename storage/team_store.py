@@ -64,6 +64,7 @@ def _schema_2(conn: Connection) -> None:
     SQLModel.metadata.create_all(
         conn, tables=[SQLModel.metadata.tables[name] for name in SCHEMA_2_NEW_TABLES]
     )
+    _notify_trigger(conn)
 
 
 def _column_ddl(conn: Connection, column: str) -> str:
@@ -71,6 +72,26 @@ def _column_ddl(conn: Connection, column: str) -> str:
     if conn.dialect.name == "postgresql":
         return column.replace("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
     return column
+
+
+def _notify_trigger(conn: Connection) -> None:
+    """On PostgreSQL every new event NOTIFYs the listening clients at commit, from the server
+    itself: colleagues see a change at once, and no write pays a round trip for it."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(
+        text(
+            "CREATE OR REPLACE FUNCTION helpdesk_notify_team() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_notify('{CHANGES_CHANNEL}', ''); RETURN NULL; END $$"
+        )
+    )
+    conn.execute(text("DROP TRIGGER IF EXISTS team_event_notify ON team_event"))
+    conn.execute(
+        text(
+            "CREATE TRIGGER team_event_notify AFTER INSERT ON team_event "
+            "FOR EACH STATEMENT EXECUTE FUNCTION helpdesk_notify_team()"
+        )
+    )
 
 
 MIGRATIONS: list[Migration] = [_schema_2]
@@ -132,7 +153,13 @@ class TeamStore:
         )
         self._lock_path = f"{database}.writelock" if sqlite_file else None
         self._listener: Any = None  # psycopg connection that LISTENs, made on first wait
-        ensure_schema(self.engine, name="team", tables=TEAM_TABLES, migrations=MIGRATIONS)
+        ensure_schema(
+            self.engine,
+            name="team",
+            tables=TEAM_TABLES,
+            migrations=MIGRATIONS,
+            after_create=_notify_trigger,
+        )
         self._secret: bytes | None = None
 
     def close(self) -> None:
@@ -150,9 +177,6 @@ class TeamStore:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
             yield conn
-            if conn.dialect.name == "postgresql":
-                # Delivered at commit to every listening client: colleagues see it at once.
-                conn.execute(text(f"NOTIFY {CHANGES_CHANNEL}"))
 
     def wait_for_change(self, timeout: float) -> bool:
         """Block until the team's state may have changed (True) or `timeout` passes (False).

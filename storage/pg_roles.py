@@ -33,24 +33,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from helpdesk.core.team import EventKind, Role
+from helpdesk.storage.team_models import TEAM_TABLES
 from helpdesk.storage.team_store import TeamStore, add_event
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SCRAM_ITERATIONS = 4096  # PostgreSQL's default scram_iterations
 
 # Tables agents read and may add rows to; updates and deletes are granted separately.
-_READ = (
-    "team_schema_version",
-    "team_meta",
-    "team_ticket",
-    "message_index",
-    "reference_index",
-    "team_agent",
-    "team_note",
-    "team_event",
-    "team_presence",
-    "team_skip",
-)
+_READ = ("team_schema_version", *(t.name for t in TEAM_TABLES))
 _INSERT = (
     "team_meta",
     "team_ticket",

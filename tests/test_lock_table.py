@@ -349,5 +349,7 @@ def test_a_replay_gives_the_first_answer_again(team: LockTable) -> None:
     assert team.set_field(JANA, b, "category", "Orders", at=now).ok
     lost = team.set_field(PETR, b, "category", "Other", at=now - timedelta(hours=1), op_id="op-set")
     assert not lost.ok
-    assert not team.set_field(PETR, b, "category", "Other", at=now - timedelta(hours=1), op_id="op-set").ok
+    assert not team.set_field(
+        PETR, b, "category", "Other", at=now - timedelta(hours=1), op_id="op-set"
+    ).ok
     assert [e.kind for e in team.events_since(0) if e.op_id == "op-claim"] == ["refused"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -84,23 +85,35 @@ def test_two_caches_converge_through_the_event_log(tmp_path: Path, store_url: st
     b.close()
 
 
+@dataclass
+class TwoSites:
+    """Jana on a laptop reaching PostgreSQL through a link the test can cut; Petr in the office."""
+
+    laptop: Workspace
+    office: Workspace
+    ja: TeamService
+    pe: TeamService
+    net: TcpProxy
+
+
 @pytest.fixture
-def proxied_pg(pg_url: str) -> Iterator[tuple[str, TcpProxy]]:
+def sites(tmp_path: Path, pg_url: str) -> Iterator[TwoSites]:
     url = make_url(pg_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-    yield url.set(port=proxy.port).render_as_string(hide_password=False), proxy
-    proxy.close()
-
-
-def test_offline_work_replays_with_the_rules(
-    tmp_path: Path, pg_url: str, proxied_pg: tuple[str, TcpProxy]
-) -> None:
-    laptop_url, net = proxied_pg
+    net = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    laptop_url = url.set(port=net.port).render_as_string(hide_password=False)
     laptop = workspace(tmp_path, "jana", JANA, laptop_url)
     office = workspace(tmp_path, "petr", PETR, pg_url)
-    ja, pe = TeamService(laptop), TeamService(office)
-    ja.sync()
-    pe.sync()
+    both = TwoSites(laptop, office, TeamService(laptop), TeamService(office), net)
+    both.ja.sync()
+    both.pe.sync()
+    yield both
+    laptop.close()
+    office.close()
+    net.close()
+
+
+def test_offline_work_replays_with_the_rules(sites: TwoSites) -> None:
+    laptop, office, ja, pe, net = sites.laptop, sites.office, sites.ja, sites.pe, sites.net
     one, two, three = numbers(laptop)
 
     net.down()  # the train enters a tunnel
@@ -139,8 +152,6 @@ def test_offline_work_replays_with_the_rules(
     assert kinds == [("field", "Orders"), ("field_overridden", "Complaints")]  # both kept
     notes = laptop.cache.ticket(one).notes  # type: ignore[union-attr]
     assert [(n.body, n.pending) for n in notes] == [("Poznámka z vlaku", False)]
-    laptop.close()
-    office.close()
 
 
 def test_crash_between_apply_and_acknowledge_applies_once(tmp_path: Path, store_url: str) -> None:
@@ -271,15 +282,8 @@ def test_an_operation_the_store_cannot_take_does_not_block_the_rest(
     ws.close()
 
 
-def test_the_watcher_outlives_an_outage(
-    tmp_path: Path, pg_url: str, proxied_pg: tuple[str, TcpProxy]
-) -> None:
-    laptop_url, net = proxied_pg
-    laptop = workspace(tmp_path, "jana", JANA, laptop_url)
-    office = workspace(tmp_path, "petr", PETR, pg_url)
-    ja, pe = TeamService(laptop), TeamService(office)
-    ja.sync()
-    pe.sync()
+def test_the_watcher_outlives_an_outage(sites: TwoSites) -> None:
+    office, ja, pe, net = sites.office, sites.ja, sites.pe, sites.net
     assert not ja.wait_for_change(0.2)
     net.down()
     assert not ja.wait_for_change(0.2)  # an outage is a quiet "no change", never an error
@@ -288,8 +292,6 @@ def test_the_watcher_outlives_an_outage(
     ja.wait_for_change(0.3)  # the first wait after the outage makes a new listener
     assert pe.claim(one).ok
     assert ja.wait_for_change(5)  # and it hears the colleague again
-    laptop.close()
-    office.close()
 
 
 def test_hand_over_selected_tickets_only(tmp_path: Path, store_url: str) -> None:

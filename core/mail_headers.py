@@ -16,6 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
+from .charset_guess import guess_charset, is_single_byte
 from .message import Address
 from .sanitize import safe_text
 
@@ -86,6 +87,7 @@ def codec_for(label: str | None) -> str | None:
     name = _CHARSET_ALIASES.get(name, name)
     if not name or len(name) > 40:
         return None
+    name = _normalise_label(name)
     try:
         info = codecs.lookup(name)
         b"".decode(info.name)  # rejects bytes-to-bytes codecs such as base64 or rot13
@@ -94,23 +96,59 @@ def codec_for(label: str | None) -> str | None:
     return info.name
 
 
+_WINDOWS_LABEL = re.compile(r"^(?:x-)?(?:windows|win|cp|ms)[-_ ]?(\d{3,4})$")
+_LATIN_LABEL = re.compile(r"^(?:x-)?(?:latin|iso[-_ ]?latin|l)[-_ ]?(\d{1,2})$")
+_ISO_LABEL = re.compile(r"^(?:x-)?iso[-_ ]?8859[-_ ]?(\d{1,2})(?:[-_:].*)?$")
+
+
+def _normalise_label(name: str) -> str:
+    """Spellings of common labels that mailers write and the codec registry does not know:
+    ``latin-2``, ``win-1250``, ``windows1250``, ``x-cp1250``, ``iso8859_2:1987``, ``koi8r``."""
+    if match := _WINDOWS_LABEL.match(name):
+        return "cp" + match.group(1)
+    if match := _LATIN_LABEL.match(name):
+        number = int(match.group(1))
+        return "cp1252" if number == 1 else f"latin{number}"
+    if match := _ISO_LABEL.match(name):
+        number = int(match.group(1))
+        return "cp1252" if number == 1 else f"iso8859-{number}"
+    if name in ("koi8r", "koi8u"):
+        return name[:4] + "-" + name[4]
+    return name.removeprefix("x-") if name.startswith("x-") and len(name) > 2 else name
+
+
+# Escape sequences that switch ISO-2022-JP into and out of its double-byte sets.
+_ISO2022_JP = re.compile(rb"\x1b\$[@B]|\x1b\$\(D|\x1b\([BJ]")
+
+
 def guess_decode(data: bytes, declared: str | None = None, fallback: str | None = None) -> str:
     """Decode bytes of unknown or unreliable charset: UTF-8, the declared charset, the
     fallback charset (default windows-1250), then latin-1, which never fails."""
     if data.isascii():
+        # Undeclared Japanese mail is often 7-bit ISO-2022-JP: shown as ASCII, its escape
+        # sequences would be stripped and leave gibberish.
+        if b"\x1b" in data and _ISO2022_JP.search(data):
+            for codec in ("iso2022_jp_ext", "iso2022_jp_2"):
+                try:
+                    return data.decode(codec)
+                except UnicodeDecodeError:
+                    pass
         return data.decode("ascii")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    for label in (declared, fallback or DEFAULT_FALLBACK_CHARSET):
-        codec = codec_for(label)
-        if codec and codec not in ("ascii", "utf-8"):
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                pass
-    return data.decode("latin-1")
+    declared_codec = codec_for(declared)
+    if declared_codec and declared_codec not in ("ascii", "utf-8"):
+        try:
+            return data.decode(declared_codec)
+        except UnicodeDecodeError:
+            pass
+    guessed = guess_charset(data, codec_for(fallback or DEFAULT_FALLBACK_CHARSET))
+    try:
+        return data.decode(guessed)
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def decode_bytes(
@@ -129,6 +167,14 @@ def decode_bytes(
         defects.append(f"unknown charset {safe_text(charset.strip())[:40]!r} in {what}")
     if codec is None or codec == "ascii":
         return guess_decode(data, None, fallback)
+    # Mailers that re-encode text but keep the old label send UTF-8 declared as ISO-8859-2
+    # or windows-1250. Valid UTF-8 with non-ASCII bytes is very unlikely to be text in a
+    # single-byte charset, so it is read as UTF-8.
+    if codec != "utf-8" and is_single_byte(codec) and not data.isascii():
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode(codec)
     except UnicodeDecodeError:
@@ -146,6 +192,8 @@ def header_str(value: str, fallback: str | None = None) -> str:
     """A header value as the parser stored it (ASCII plus surrogate-escaped raw bytes) turned
     into real text: raw 8-bit bytes are decoded as UTF-8 (RFC 6532) or by guessing."""
     if value.isascii():
+        if "\x1b" in value:  # raw ISO-2022-JP, which is 7-bit
+            return guess_decode(value.encode("ascii"), None, fallback)
         return value
     try:
         data = value.encode("utf-8", "surrogateescape")
@@ -165,6 +213,12 @@ def unfold(value: str) -> str:
 # Lenient: no word boundary needed around the word, spaces allowed in the encoded text
 # (some mailers fold inside an encoded word), empty charset allowed.
 _ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([bBqQ])\?([^?]*)\?=")
+# A word whose closing ``?=`` is missing: it runs to the next whitespace or the end.
+_UNTERMINATED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]+)\??(?=\s|$)")
+# A line fold inside an encoded word (not between two words): the fold is the mailer's, not
+# part of the encoded text, so the whitespace after it goes too (for Q, where a literal
+# space that was not folded stays a space).
+_FOLD_IN_WORD = re.compile(r"(=\?[^?\s]*\?[bBqQ]\?[^?\s]*)(?:\r?\n|\r)[ \t]+(?=[^?\s]*\?=)")
 _WHITESPACE = re.compile(r"\s+")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 
@@ -200,10 +254,36 @@ def decode_header_text(
     if not value:
         return ""
     sink: list[str] = defects if defects is not None else []
-    text = unfold(header_str(value[:MAX_HEADER_CHARS], fallback))
+    text = header_str(value[:MAX_HEADER_CHARS], fallback)
     if "=?" in text:
-        text = _decode_encoded_words(text, sink, fallback)
+        if "\n" in text or "\r" in text:
+            for _ in range(8):  # a long word may be folded more than once
+                joined = _FOLD_IN_WORD.sub(r"\1", text)
+                if joined == text:
+                    break
+                text = joined
+        text = _decode_encoded_words(unfold(text), sink, fallback)
+    else:
+        text = unfold(text)
     return _WHITESPACE.sub(" ", safe_text(text)).strip()
+
+
+def _encoded_words(text: str, defects: list[str]) -> list[re.Match[str]]:
+    """Proper encoded words, then unterminated ones in the gaps between them."""
+    words = list(_ENCODED_WORD.finditer(text))
+    if "=?" not in _ENCODED_WORD.sub("", text):
+        return words
+    out: list[re.Match[str]] = []
+    pos = 0
+    for word in [*words, None]:
+        end = word.start() if word is not None else len(text)
+        for loose in _UNTERMINATED_WORD.finditer(text, pos, end):
+            out.append(loose)
+            defects.append("an encoded word in a header is not closed")
+        if word is not None:
+            out.append(word)
+            pos = word.end()
+    return out
 
 
 def _decode_encoded_words(text: str, defects: list[str], fallback: str | None) -> str:
@@ -220,7 +300,7 @@ def _decode_encoded_words(text: str, defects: list[str], fallback: str | None) -
         pending_charset = None
 
     after_word = False
-    for match in _ENCODED_WORD.finditer(text):
+    for match in _encoded_words(text, defects):
         gap = text[pos : match.start()]
         # Whitespace between two encoded words is not part of the text (RFC 2047 6.2).
         if gap and not (after_word and gap.isspace()):

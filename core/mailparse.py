@@ -51,7 +51,7 @@ SYNTHETIC_ID_DOMAIN = "synthesised.helpdesk.invalid"
 FORWARD_MARKER = "---------- Forwarded message ----------"
 REPORT_MARKER = "---------- Delivery report ----------"
 
-_BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+_BOUNCE_SENDERS = frozenset({"mailer-daemon", "mailer_daemon", "mailerdaemon", "postmaster"})
 _TOKEN_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 _EXTENSIONS = {
     "text/plain": ".txt",
@@ -327,6 +327,9 @@ def _uudecode(data: bytes) -> bytes:
     return bytes(out)
 
 
+_QP_LINE_END_SPACE = re.compile(rb"[ \t]+(?=\r?\n|\r|\Z)")
+
+
 def _payload_bytes(node: Message, headers: dict[str, list[str]]) -> bytes:
     """The decoded bytes of a leaf part."""
     payload = _raw_payload(node)
@@ -350,6 +353,9 @@ def _payload_bytes(node: Message, headers: dict[str, list[str]]) -> bytes:
     if cte == "base64":
         return b64decode_lenient(data)
     if cte == "quoted-printable":
+        # Whitespace at a line end was added in transport and is not text (RFC 2045 6.7).
+        if b" \n" in data or b"\t\n" in data or b" \r" in data or b"\t\r" in data:
+            data = _QP_LINE_END_SPACE.sub(b"", data)
         return binascii.a2b_qp(data)
     if cte == "uuencode":
         return _uudecode(data)
@@ -396,6 +402,9 @@ class _Walk:
     delivery_status: bool = False
     decoded: dict[int, str] = field(default_factory=dict)  # id(part) -> text, decoded once
     silent: int = 0  # > 0 inside renderings not shown: only their attachments count
+    # Message-IDs of enclosed messages and header blocks, with how deep they sit (the
+    # number of dotted components of their part path): a bounce's original is the shallowest.
+    enclosed_ids: list[tuple[int, str]] = field(default_factory=list)
 
     def add_text(self, text: str) -> None:
         if not text.strip():
@@ -449,8 +458,10 @@ def _walk_node(node: _Node, depth: int, walk: _Walk) -> None:
         walk.defects.add(f"MIME nesting deeper than {MAX_DEPTH}: inner parts not shown")
         return
     info = _part_info(part, walk.fallback, walk.defects)
-    if node.message and depth > 0 and not walk.silent:
-        _add_forward_header(part, walk)
+    if node.message and depth > 0:
+        _note_enclosed_id(node.path, _first(info.headers, "message-id"), walk)
+        if not walk.silent:
+            _add_forward_header(part, walk)
     children = _children(node)
     if not children:
         if not node.message:
@@ -514,6 +525,10 @@ def _walk_leaf(node: _Node, info: _PartInfo, walk: _Walk) -> None:
         if not _is_body_text(info) and not info.ctype.startswith(("multipart/", "message/")):
             _add_attachment(node, info, walk)
         return
+    if info.ctype in _HEADER_BLOCK_TYPES:
+        _note_enclosed_id(
+            node.path, _quoted_message_id(_payload_bytes(node.part, info.headers)), walk
+        )
     if info.ctype == "message/delivery-status":
         walk.delivery_status = True
         walk.add_text(REPORT_MARKER + "\n" + _delivery_status_text(node.part, info, walk))
@@ -539,6 +554,25 @@ def _walk_leaf(node: _Node, info: _PartInfo, walk: _Walk) -> None:
             walk.add_text(text)
         return
     _add_attachment(node, info, walk)
+
+
+_HEADER_BLOCK_TYPES = frozenset({"text/rfc822-headers", "message/rfc822-headers"})
+_HEADER_BLOCK_ID = re.compile(
+    rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE
+)
+
+
+def _quoted_message_id(block: bytes) -> str | None:
+    """The Message-ID field of a block of header lines (a bounce's copy of the original)."""
+    head = re.split(rb"\r?\n\r?\n", block[:65536], maxsplit=1)[0]
+    match = _HEADER_BLOCK_ID.search(head)
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
+def _note_enclosed_id(path: str, value: str | None, walk: _Walk) -> None:
+    ids = extract_ids(value, loose=True, limit=1) if value else []
+    if ids:
+        walk.enclosed_ids.append((path.count(".") + 1, ids[0]))
 
 
 def _delivery_status_text(part: Message, info: _PartInfo, walk: _Walk) -> str:
@@ -624,30 +658,112 @@ def _add_attachment(node: _Node, info: _PartInfo, walk: _Walk) -> None:
 # Classification ------------------------------------------------------------------------------
 
 
-def _auto_kind(headers: dict[str, list[str]], sender: Address | None, walk: _Walk) -> AutoKind:
+# Subjects that non-standard bounces use ("Undeliverable: ...", "failure notice", ...): only
+# taken as a sign together with an empty Return-Path.
+_BOUNCE_SUBJECT = re.compile(
+    r"^\s*(?:undeliver|returned mail|mail delivery (?:failed|failure|system)|delivery "
+    r"(?:status notification|failure|has failed|failed|notification)|failure notice|"
+    r"non-?deliver|warning: could not send|unzustellbar|nedoru[čc]iteln|niedostarczon|"
+    r"не доставлено)",
+    re.IGNORECASE,
+)
+# Subjects of out-of-office replies from the mailers that send no Auto-Submitted field. Only
+# taken as a sign together with X-Auto-Response-Suppress: see _auto_kind.
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(?:automatic reply|auto(?:matic)?[ -]?(?:reply|response)|out of (?:the )?office|"
+    r"auto|abwesend|abwesenheitsnotiz|automatische antwort|automatická odpověď|"
+    r"automatická odpoveď|odpowiedź automatyczna|réponse automatique|"
+    r"respuesta automática|автоответ|автоматический ответ)\s*:",
+    re.IGNORECASE,
+)
+# A quoted Message-ID field, its value on the same line or folded onto the next one.
+_QUOTED_MESSAGE_ID = re.compile(
+    r"^[ \t>]*message-id:[ \t]*(?:(\S[^\n]*)|\n[ \t>]+(\S[^\n]*))",
+    re.IGNORECASE | re.MULTILINE,
+)
+MAX_BOUNCED_IDS = 10
+_NEGATIVE = frozenset({"no", "false", "0", "off"})
+
+
+def _quoted_ids(walk: _Walk, own_id: str) -> list[str]:
+    """Message-IDs quoted in the shown text: a bounce that copies the original's headers
+    into its body instead of enclosing them."""
+    out: list[str] = []
+    for text in walk.texts:
+        for match in _QUOTED_MESSAGE_ID.finditer(text):
+            for mid in extract_ids(match.group(1) or match.group(2), limit=1):
+                if mid != own_id and mid not in out:
+                    out.append(mid)
+            if len(out) >= MAX_BOUNCED_IDS:
+                return out
+    return out
+
+
+def _enclosed_ids(walk: _Walk, own_id: str) -> list[str]:
+    """Message-IDs of the shallowest enclosed messages or header blocks."""
+    if not walk.enclosed_ids:
+        return []
+    level = min(depth for depth, _ in walk.enclosed_ids)
+    ids = [mid for depth, mid in walk.enclosed_ids if depth == level and mid != own_id]
+    return list(dict.fromkeys(ids))[:MAX_BOUNCED_IDS]
+
+
+def _auto_kind(
+    headers: dict[str, list[str]], sender: Address | None, subject: str, walk: _Walk
+) -> AutoKind:
+    """Why the message was sent by a machine, if it was. In order: delivery reports and
+    mailer-daemon senders are bounces; RFC 3834 fields and vendor fields are auto-replies;
+    list fields are lists; bulk fields and a List-Unsubscribe without a List-Id are bulk.
+
+    ``X-Auto-Response-Suppress`` alone never makes a message automatic: Outlook and Exchange
+    put it on ordinary mail and meeting requests too, as a request to others ("do not
+    auto-reply to me"), not as a statement about the message. Exchange out-of-office replies
+    carry no Auto-Submitted field in older versions, so the field counts together with an
+    out-of-office subject ("Automatic reply: ..."), which a person's mail does not start with.
+
+    An empty ``Return-Path: <>`` (null envelope sender) is used by bounces and, as RFC 3834
+    asks, by auto-replies and read receipts: it is a bounce when the subject or quoted
+    original headers say so, an auto-reply otherwise.
+    """
+
     def value(name: str) -> str:
         return unfold(header_str(_first(headers, name) or "")).strip().lower()
+
+    def present(name: str) -> bool:
+        values = headers.get(name)
+        return bool(values) and value(name).split(";", 1)[0].strip() not in _NEGATIVE
 
     if walk.report_type == "delivery-status" or walk.delivery_status:
         return AutoKind.BOUNCE
     if sender is not None and sender.email.partition("@")[0] in _BOUNCE_SENDERS:
         return AutoKind.BOUNCE
+    if "x-failed-recipients" in headers:
+        return AutoKind.BOUNCE
+    null_sender = any(re.sub(r"\s+", "", v) == "<>" for v in headers.get("return-path", []))
+    # An enclosed original with a null sender is a bounce unless the report says it is a
+    # read receipt or another kind of report.
+    if null_sender and (
+        _BOUNCE_SUBJECT.match(subject) or (walk.enclosed_ids and not walk.report_type)
+    ):
+        return AutoKind.BOUNCE
     auto_submitted = value("auto-submitted")
     precedence = value("precedence").split(";", 1)[0].strip()
     if auto_submitted and auto_submitted.split(";", 1)[0].strip() != "no":
         return AutoKind.AUTO_REPLY
-    if "x-autoreply" in headers or "x-autorespond" in headers:
+    if present("x-autoreply") or present("x-autorespond"):
         return AutoKind.AUTO_REPLY
     if precedence == "auto_reply":
+        return AutoKind.AUTO_REPLY
+    if "x-auto-response-suppress" in headers and _AUTO_REPLY_SUBJECT.match(subject):
         return AutoKind.AUTO_REPLY
     # Read receipts and abuse reports are machine-made but not delivery failures.
     if walk.report_type:
         return AutoKind.AUTO_REPLY
-    if any(re.sub(r"\s+", "", v) == "<>" for v in headers.get("return-path", [])):
-        return AutoKind.BOUNCE
+    if null_sender:
+        return AutoKind.AUTO_REPLY
     if "list-id" in headers or precedence == "list":
         return AutoKind.LIST
-    if precedence in ("bulk", "junk"):
+    if precedence in ("bulk", "junk") or "list-unsubscribe" in headers:
         return AutoKind.BULK
     return AutoKind.NONE
 
@@ -731,12 +847,14 @@ def _parse(raw: bytes, fallback: str) -> ParsedMessage:
         text_body=body,
         html_only=html_only,
         attachments=walk.attachments,
-        auto=_auto_kind(headers, sender, walk),
+        auto=_auto_kind(headers, sender, subject, walk),
         content_hash=content_hash,
         dedupe_key=same_message,
         size=len(raw),
         message_id_synthesised=synthesised,
     )
+    if result.auto is AutoKind.BOUNCE:
+        result.bounced_ids = _enclosed_ids(walk, message_id) or _quoted_ids(walk, message_id)
     defects.extend(sink)
     result.defects = defects.result()
     return result

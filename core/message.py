@@ -64,16 +64,20 @@ class ParsedMessage:
     message_id_synthesised: bool = False
     defects: list[str] = field(default_factory=list)  # human-readable, shown with the message
     parse_error: str | None = None  # set when only the raw message could be kept
+    # For a bounce: the Message-IDs of the message that could not be delivered, found in its
+    # enclosed copy or quoted headers. They thread the bounce into that message's ticket.
+    bounced_ids: list[str] = field(default_factory=list)
 
     @property
     def malformed(self) -> bool:
         return self.parse_error is not None or bool(self.defects)
 
     def thread_ids(self) -> list[str]:
-        """Ids this message refers to, nearest parent first, without duplicates."""
+        """Ids this message refers to, nearest parent first, without duplicates. A bounce
+        refers first to the message that bounced."""
         seen: set[str] = set()
         out: list[str] = []
-        for mid in [*self.in_reply_to, *reversed(self.references)]:
+        for mid in [*self.bounced_ids, *self.in_reply_to, *reversed(self.references)]:
             if mid and mid not in seen and mid != self.message_id:
                 seen.add(mid)
                 out.append(mid)

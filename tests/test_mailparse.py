@@ -123,7 +123,8 @@ def test_odd_transfer_encoding_labels(cte: str) -> None:
         ("=?x-bogus?q?caf=C3=A9?=", "café"),  # unknown charset label
         ("=?utf-8*cs?q?=C4=8Cau?=", "Čau"),  # RFC 2231 language in RFC 2047
         ("=?utf-8?B?xIxl c2vDvQ==?=", "Český"),  # space inside the encoded text
-        ("=?utf-8?Q?broken", "=?utf-8?Q?broken"),  # not an encoded word: left as it is
+        ("=?utf-8?Q?P=C5=99=C3=ADli=C5=A1", "Příliš"),  # closing ?= missing
+        ("=?utf-8?Q broken", "=?utf-8?Q broken"),  # not an encoded word: left as it is
         ("plain  folded\r\n\tsubject", "plain folded subject"),
     ],
 )
@@ -494,11 +495,13 @@ def test_many_parts_and_defects_are_capped() -> None:
         ("X-Autorespond: vacation", AutoKind.AUTO_REPLY),
         ("X-Auto-Response-Suppress: All", AutoKind.NONE),
         ("Precedence: auto_reply", AutoKind.AUTO_REPLY),
-        ("Return-Path: <>", AutoKind.BOUNCE),
+        ("Return-Path: <>", AutoKind.AUTO_REPLY),  # null sender, nothing says bounce
+        ("Return-Path: <>\nSubject: Undelivered Mail Returned to Sender", AutoKind.BOUNCE),
+        ("X-Failed-Recipients: x@example.net", AutoKind.BOUNCE),
         ("Return-Path: <jana@example.com>", AutoKind.NONE),
         ("List-Id: Support <support.example.org>", AutoKind.LIST),
         ("List-Unsubscribe: <mailto:u@example.org>\nPrecedence: list", AutoKind.LIST),
-        ("List-Unsubscribe: <mailto:u@example.org>", AutoKind.NONE),
+        ("List-Unsubscribe: <mailto:u@example.org>", AutoKind.BULK),  # a newsletter
         ("Precedence: bulk", AutoKind.BULK),
         ("Precedence: junk", AutoKind.BULK),
     ],
@@ -698,3 +701,80 @@ def test_html_to_text_structure() -> None:
 @given(st.text(max_size=500))
 def test_html_to_text_never_raises(text: str) -> None:
     assert isinstance(html_to_text(text), str)
+
+
+# Automatic mail: real-looking samples ---------------------------------------------------------
+
+OUTLOOK_CUSTOMER = """From: Jan Novak <jan@customer.example>
+To: support@example.org
+Subject: RE: Automatic reply: Reklamace tiskarny
+Thread-Topic: Reklamace tiskarny
+Thread-Index: AQHZx1234567890abcdefABCDEF==
+X-MS-Has-Attach:
+X-MS-TNEF-Correlator:
+X-Auto-Response-Suppress: All
+Auto-Submitted: no
+Return-Path: <jan@customer.example>"""
+
+AUTO_SAMPLES = {
+    "ordinary Outlook mail with X-Auto-Response-Suppress": (OUTLOOK_CUSTOMER, AutoKind.NONE),
+    "subject alone proves nothing": (
+        "Subject: Automatic reply: is this how your system answers?",
+        AutoKind.NONE,
+    ),
+    "Exchange out-of-office (old, no Auto-Submitted)": (
+        "Subject: Automatic reply: Reklamace tiskarny\nX-Auto-Response-Suppress: All\n"
+        "Thread-Topic: Reklamace tiskarny\nX-MS-Exchange-Inbox-Rules-Loop: jan@customer.example",
+        AutoKind.AUTO_REPLY,
+    ),
+    "Exchange out-of-office (new)": (
+        "Subject: Automatic reply: Reklamace\nAuto-Submitted: auto-generated\n"
+        "X-Auto-Response-Suppress: All",
+        AutoKind.AUTO_REPLY,
+    ),
+    "Czech Outlook out-of-office": (
+        "Subject: =?utf-8?q?Automatick=C3=A1_odpov=C4=9B=C4=8F=3A_Reklamace?=\n"
+        "X-Auto-Response-Suppress: All",
+        AutoKind.AUTO_REPLY,
+    ),
+    "sieve vacation": (
+        "Subject: Auto: Reklamace\nAuto-Submitted: auto-replied (vacation)\nPrecedence: bulk",
+        AutoKind.AUTO_REPLY,
+    ),
+    "X-Autoreply": ("Subject: Re: Reklamace\nX-Autoreply: yes", AutoKind.AUTO_REPLY),
+    "X-Autoreply: no": ("Subject: Re: Reklamace\nX-Autoreply: no", AutoKind.NONE),
+    "X-Autorespond": ("Subject: Out of office\nX-Autorespond: Reklamace", AutoKind.AUTO_REPLY),
+    "Precedence auto_reply": ("Precedence: auto_reply", AutoKind.AUTO_REPLY),
+    "null sender, nothing else": ("Return-Path: <>\nSubject: Re: Reklamace", AutoKind.AUTO_REPLY),
+    "Exchange NDR without a report": (
+        "Return-Path: <>\nSubject: Undeliverable: Reklamace\nX-MS-Exchange-Message-Is-Ndr:",
+        AutoKind.BOUNCE,
+    ),
+    "exim bounce": (
+        "Subject: Mail delivery failed: returning message to sender\n"
+        "X-Failed-Recipients: jan@customer.example\nAuto-Submitted: auto-replied",
+        AutoKind.BOUNCE,
+    ),
+    "mailing list": (
+        "List-Id: Printer users <printers.lists.example.org>\n"
+        "List-Unsubscribe: <https://lists.example.org/u>, <mailto:leave@lists.example.org>\n"
+        "List-Post: <mailto:printers@lists.example.org>\nPrecedence: list",
+        AutoKind.LIST,
+    ),
+    "newsletter": (
+        "List-Unsubscribe: <https://news.example.com/u?id=1>\n"
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        AutoKind.BULK,
+    ),
+    "Precedence bulk": ("Precedence: bulk\nSubject: Akce", AutoKind.BULK),
+}
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"), list(AUTO_SAMPLES.values()), ids=list(AUTO_SAMPLES.keys())
+)
+def test_auto_kind_samples(headers: str, kind: AutoKind) -> None:
+    raw = mail(headers)
+    if headers.startswith("From:"):
+        raw = raw.replace(b"From: Jana Novak <jana@example.com>\r\n", b"", 1)
+    assert parse(raw).auto is kind

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, literal, or_, select, update
 
 from helpdesk.core.team import (
     EDITABLE_FIELDS,
@@ -44,7 +44,13 @@ from helpdesk.storage.team_models import (
     TeamSkip,
     TeamTicket,
 )
-from helpdesk.storage.team_store import TeamStore, TicketState, add_event, ticket_state
+from helpdesk.storage.team_store import (
+    TeamStore,
+    TicketState,
+    add_event,
+    ticket_state,
+    write_gate,
+)
 
 _ticket = TeamTicket.__table__
 _agent = TeamAgent.__table__
@@ -493,7 +499,9 @@ class LockTable:
     ) -> Outcome:
         """Pick the best waiting ticket and claim it, in one statement."""
         now = utc_now()
-        with self.store.write() as conn:
+        # On PostgreSQL one statement takes the write turn, claims and records the event.
+        one_statement = self.store.engine.dialect.name == "postgresql"
+        with self.store.write(gated=not one_statement) as conn:
             if (earlier := _earlier(conn, op_id, holder=actor)) is not None:
                 return earlier
             deps = None
@@ -509,18 +517,21 @@ class LockTable:
             params: dict[str, Any] = {"actor": actor, "now": now}
             if deps is not None:
                 params["deps"] = deps
+            if one_statement:
+                params.update(op_id=op_id, recorded_at=utc_now())
             won = conn.execute(stmt, params).first()
             if won is None:
                 return Outcome(False, message="nothing is waiting")
-            add_event(
-                conn,
-                ticket=won[0],
-                actor=actor,
-                kind=EventKind.CLAIMED,
-                new=actor,
-                op_id=op_id,
-                at=now,
-            )
+            if not one_statement:
+                add_event(
+                    conn,
+                    ticket=won[0],
+                    actor=actor,
+                    kind=EventKind.CLAIMED,
+                    new=actor,
+                    op_id=op_id,
+                    at=now,
+                )
             return Outcome(True, won[0], holder=actor)
 
     def skip(
@@ -807,13 +818,36 @@ def _next_statement(order: tuple[str, ...], by_department: bool, dialect: str) -
     # ix_team_ticket_next, which both engines then walk instead of sorting.
     cand = cand.order_by(t.c.assignee, *next_order(order), t.c.number).limit(1)
     if dialect == "postgresql":
-        cand = cand.with_for_update(skip_locked=True)
-    return (
+        cand = cand.where(write_gate()).with_for_update(skip_locked=True)
+    claim = (
         update(t)
         .where(t.c.number == cand.scalar_subquery(), t.c.assignee.is_(None))
         .values(assignee=actor)
         .returning(t.c.number)
     )
+    if dialect != "postgresql":
+        return claim
+    # The claim and its event in one statement (a data-modifying WITH): the event's
+    # sequence number is drawn after the write turn was taken, so events commit in order.
+    won = claim.cte("won")
+    event = (
+        insert(_event)
+        .from_select(
+            ["ticket", "actor", "kind", "new", "op_id", "at", "recorded_at"],
+            select(
+                won.c.number,
+                actor,
+                literal(str(EventKind.CLAIMED)),
+                actor,
+                bindparam("op_id"),
+                now,
+                bindparam("recorded_at"),
+            ),
+        )
+        .returning(_event.c.seq)
+        .cte("event")
+    )
+    return select(won.c.number).add_cte(event)
 
 
 def next_order(order: Sequence[str], table: Any = None) -> list[Any]:

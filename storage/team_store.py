@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, event, func, insert, select, text, update
 from sqlmodel import SQLModel
 
 from helpdesk.core.team import EventKind
@@ -98,6 +98,8 @@ MIGRATIONS: list[Migration] = [_schema_2]
 
 CHANGES_CHANNEL = "helpdesk_team"
 _WRITE_LOCK = 0x6864_7772  # the advisory lock key of team writes ("hdwr")
+_CHECKPOINT_EVERY = 64  # writes of one client between its checkpoints of a SQLite store
+_TURN_GAP = 0.0003  # seconds a SQLite writer steps back after its own turn (see _sqlite_turn)
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
 
 
@@ -152,6 +154,12 @@ class TeamStore:
             ":memory:",
         )
         self._lock_path = f"{database}.writelock" if sqlite_file else None
+        self._writes_since_checkpoint = 0
+        self._checkpoint_due = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        self._last_turn_end = 0.0
+        if sqlite_file:
+            _checkpoint_outside_turns(self.engine)
         self._listener: Any = None  # psycopg connection that LISTENs, made on first wait
         ensure_schema(
             self.engine,
@@ -165,18 +173,53 @@ class TeamStore:
     def close(self) -> None:
         if self._listener is not None:
             self._listener.close()
+        if self._lock_path is not None and (
+            self._writes_since_checkpoint or self._checkpointer is not None
+        ):
+            self._checkpoint()
         self.engine.dispose()
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, gated: bool = True) -> Iterator[Connection]:
         """A write transaction. Team writes run one at a time, on PostgreSQL as on SQLite:
         the event log's sequence then commits in order (a cache pulling `seq > n` never skips
         an event committed late), and two batches can never deadlock on each other's rows.
+        `gated=False` is for a PostgreSQL statement that takes the turn itself (`write_gate`),
+        which saves a round trip while every other writer waits.
         """
-        with self._sqlite_turn(), self._writer.begin() as conn:
-            if conn.dialect.name == "postgresql":
+        # The connection is taken from the pool before our turn, so the turn is only the
+        # transaction itself.
+        with self._writer.connect() as conn, self._sqlite_turn(), conn.begin():
+            if gated and conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
             yield conn
+        if self._lock_path is not None:
+            self._writes_since_checkpoint += 1
+            if self._writes_since_checkpoint >= _CHECKPOINT_EVERY:
+                self._writes_since_checkpoint = 0
+                self._checkpoint_due.set()
+                if self._checkpointer is None:
+                    self._checkpointer = threading.Thread(
+                        target=self._checkpoint_loop, name="team-checkpoint", daemon=True
+                    )
+                    self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        while True:
+            self._checkpoint_due.wait()
+            self._checkpoint_due.clear()
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, away from any write.
+
+        SQLite would otherwise do it inside the commit that crosses its threshold, with the
+        turn held: every agent then waits for the fsync (the p99 of handle-next). A PASSIVE
+        checkpoint does not block writers, and one that finds another running just returns;
+        it runs in a thread of its own so that no action of ours waits for it either.
+        """
+        with contextlib.suppress(Exception), self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def wait_for_change(self, timeout: float) -> bool:
         """Block until the team's state may have changed (True) or `timeout` passes (False).
@@ -230,12 +273,19 @@ class TeamStore:
             yield
             return
         with self._thread_lock:
+            # A file lock is not handed over in order: the writer that just let go, still
+            # on the CPU, would take it again before the waiters it woke get to run, and
+            # under load one agent would wait for many turns of another. Stepping back for a
+            # moment after a turn of our own lets the woken waiter in first.
+            if time.monotonic() - self._last_turn_end < _TURN_GAP:
+                time.sleep(_TURN_GAP)
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
                 os.close(fd)  # closing drops the lock
+                self._last_turn_end = time.monotonic()
 
     @property
     def secret(self) -> bytes:
@@ -391,6 +441,13 @@ def _lookup(conn: Connection, message_ids: Iterable[str], *, table: Any = None) 
     return out
 
 
+def write_gate() -> Any:
+    """A PostgreSQL condition, true once this transaction holds the team's write turn: a
+    statement that starts with it needs no separate lock statement (see `TeamStore.write`)."""
+    locked = select(func.pg_advisory_xact_lock(_WRITE_LOCK)).subquery()
+    return select(func.count()).select_from(locked).scalar_subquery() > 0
+
+
 _INSERT_EVENT = insert(_event).returning(_event.c.seq)  # built once: every team write adds one
 
 
@@ -464,3 +521,13 @@ def ticket_state(r: Any) -> TicketState:
         lock_holder=r.lock_holder,
         lock_expires=as_utc(r.lock_expires),
     )
+
+
+def _checkpoint_outside_turns(engine: Engine) -> None:
+    """Team store connections leave checkpoints to `TeamStore._checkpoint`."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA wal_autocheckpoint=0")
+        cur.close()

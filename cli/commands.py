@@ -9,6 +9,8 @@ import json
 import shutil
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +20,13 @@ from sqlalchemy.exc import DBAPIError
 
 from helpdesk.core.config import Settings
 from helpdesk.core.sanitize import safe_text
+from helpdesk.core.search_text import Marked, SearchHit
 from helpdesk.core.tickets import Queue, TicketDetail, TicketSummary, age
 from helpdesk.storage.db import SchemaError
 from helpdesk.storage.locations import data_dir, load_settings
 from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.credentials import CredentialError
+from helpdesk.sync.idle import IdleWatcher
 from helpdesk.sync.mailfiles import NotAMailbox, import_path
 from helpdesk.sync.service import SyncService, make_ingestor
 
@@ -48,11 +52,12 @@ def run_app(args: argparse.Namespace) -> int:
 def _open_app(ws: Workspace) -> int:
     from helpdesk.tui.app import make_app
 
-    service = SyncService(ws)
+    service = SyncService(ws, holder="helpdesk app")
     app = make_app(ws, sync=service if service.has_accounts else None)
     try:
         app.run()
     finally:
+        service.close()
         ws.close()
     return app.return_code or 0
 
@@ -78,7 +83,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def run_sync(args: argparse.Namespace) -> int:
     ws = _workspace(args)
-    service = SyncService(ws)
+    service = SyncService(ws, holder="helpdesk sync")
     if not service.has_accounts:
         print(
             "helpdesk: no account with an [accounts.NAME.imap] section in the config",
@@ -86,24 +91,37 @@ def run_sync(args: argparse.Namespace) -> int:
         )
         return 1
 
+    serial = threading.Lock()  # a pushed sync and the poll never run at once
+
     def once() -> bool:
-        report = service.sync_once()
+        with serial:
+            report = service.sync_once()
+        when = f"{report.finished_at:%Y-%m-%d %H:%M:%S}"
+        if report.synced_by is not None:
+            print(f"{when} not synced: {report.synced_by} syncs this cache", flush=True)
+            return True
+        if service.lease.held and not args.once and not watcher.running:
+            watcher.start()  # the lease holder alone keeps IDLE connections
         s = report.stats
         print(
-            f"{report.finished_at:%Y-%m-%d %H:%M:%S} synced: {s.new_messages} new messages, "
-            f"{s.new_tickets} new tickets, {s.duplicates} duplicates, {s.malformed} malformed",
+            f"{when} synced: {s.new_messages} new messages, {s.new_tickets} new tickets, "
+            f"{s.duplicates} duplicates, {s.malformed} malformed, {s.flags_changed} flag "
+            f"changes, {s.vanished} gone from the server; seconds: download "
+            f"{s.download_s:.2f}, parse {s.parse_s:.2f}, thread {s.register_s:.2f}, "
+            f"store {s.store_s:.2f}",
             flush=True,
         )
         for account, error in report.errors.items():
             print(f"helpdesk: account {account}: {error}", file=sys.stderr, flush=True)
         return report.ok
 
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = BlockingScheduler(timezone=UTC)
+    watcher = _idle_watcher(ws, scheduler, once)
     try:
         if args.once:
             return 0 if once() else 1
-        from apscheduler.schedulers.blocking import BlockingScheduler
-
-        scheduler = BlockingScheduler(timezone=UTC)
         scheduler.add_job(
             once,
             "interval",
@@ -122,7 +140,26 @@ def run_sync(args: argparse.Namespace) -> int:
             scheduler.start()
         return 0
     finally:
+        watcher.stop()
+        service.close()
         ws.close()
+
+
+def _idle_watcher(ws: Workspace, scheduler: Any, once: Callable[[], bool]) -> IdleWatcher:
+    """IDLE on each inbox: a push queues one sync at once. Pushes that come while that job
+    waits replace it, so a burst makes one sync, not ten; the poll still covers other folders."""
+
+    def changed(_account: str) -> None:
+        # Two instances: the running sync, and the one that waits to follow it.
+        scheduler.add_job(
+            once, id="imap-push", replace_existing=True, max_instances=2, misfire_grace_time=None
+        )
+
+    def state(account: str, text: str, error: str | None) -> None:
+        line = f"helpdesk: account {account}: push {text}" + (f" ({error})" if error else "")
+        print(line, file=sys.stderr if error else sys.stdout, flush=True)
+
+    return IdleWatcher(ws.settings.accounts.values(), on_change=changed, on_state=state)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -145,8 +182,12 @@ def run_doctor(args: argparse.Namespace) -> int:
     from helpdesk.cli.doctor import doctor
 
     settings = _settings(args)
-    problems = doctor(settings, print)
-    return 1 if problems else 0
+    if getattr(args, "json", False):
+        report = doctor(settings)
+        print(json.dumps(report.to_json(settings.source), indent=2))
+    else:
+        report = doctor(settings, print)
+    return 1 if report.problems else 0
 
 
 # -- reading tickets ---------------------------------------------------------------------------
@@ -243,6 +284,133 @@ def print_detail(detail: TicketDetail) -> None:
         waiting = "  (not sent to the team yet)" if n.pending else ""
         print(f"--- INTERNAL NOTE by {safe_text(n.author)}  {n.created_at:%Y-%m-%d %H:%M}{waiting}")
         print(safe_text(n.body).rstrip() + "\n")
+
+
+def run_search(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    try:
+        hits = ws.cache.search(args.text, limit=max(1, args.limit))
+    finally:
+        ws.close()
+    if args.json:
+        json.dump([search_hit_json(h) for h in hits], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    for h in hits:
+        when = f"{h.date:%Y-%m-%d}" if h.date else "?"
+        # One line per hit: newlines and tabs inside mail text would break the columns.
+        line = (
+            f"#{h.ticket:<6} {when}  {_one_line(h.sender.text):<28.28} "
+            f"{_one_line(h.subject.text)}  ·  {_one_line(h.snippet.text)}"
+        )
+        print(line)
+    return 0
+
+
+def _one_line(s: str) -> str:
+    return " ".join(safe_text(s).split())
+
+
+def search_hit_json(h: SearchHit) -> dict[str, Any]:
+    """A hit with each text's matched ranges as [start, end] offsets into it."""
+
+    def marked(m: Marked) -> dict[str, Any]:
+        return {"text": m.text, "matches": [list(span) for span in m.spans]}
+
+    return {
+        "ticket": h.ticket,
+        "message": h.message,
+        "date": h.date.isoformat() if h.date else None,
+        "subject": marked(h.subject),
+        "sender": marked(h.sender),
+        "snippet": marked(h.snippet),
+        "score": h.score,
+    }
+
+
+# -- attachments -------------------------------------------------------------------------------
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def run_attachments(args: argparse.Namespace) -> int:
+    from helpdesk.storage.attachments import list_attachments
+
+    ws = _workspace(args)
+    try:
+        if ws.cache.ticket(args.number) is None:
+            print(f"helpdesk: no ticket #{args.number}", file=sys.stderr)
+            return 1
+        rows = list_attachments(ws.cache, args.number)
+    finally:
+        ws.close()
+    if args.json:
+        json.dump([asdict(a) for a in rows], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    if not rows:
+        print(f"ticket #{args.number} has no attachments")
+        return 0
+    print(f"{'MESSAGE':>7}  {'PART':<8} {'SIZE':>9}  {'TYPE':<28} NAME")
+    for a in rows:
+        print(
+            f"{a.message:>7}  {_one_line(a.part):<8} {_human_size(a.size):>9}  "
+            f"{_one_line(a.content_type):<28.28} {_one_line(a.filename)}"
+        )
+    return 0
+
+
+def run_save_attachment(args: argparse.Namespace) -> int:
+    from helpdesk.storage.attachments import (
+        AttachmentNotFound,
+        list_attachments,
+        save_attachment,
+    )
+
+    if args.all == (args.part is not None):
+        print("helpdesk: give either a PART or --all", file=sys.stderr)
+        return 2
+    folder = Path(args.to).expanduser() if args.to else Path.cwd()
+    if not folder.is_dir():
+        print(f"helpdesk: no such folder: {_one_line(str(folder))}", file=sys.stderr)
+        return 1
+    ws = _workspace(args)
+    try:
+        rows = list_attachments(ws.cache, args.number)
+        if args.message is not None:
+            rows = [a for a in rows if a.message == args.message]
+        if not args.all:
+            rows = [a for a in rows if a.part == args.part]
+        if not rows:
+            what = "attachments" if args.all else f"attachment at part {_one_line(args.part)}"
+            print(f"helpdesk: ticket #{args.number} has no {what}", file=sys.stderr)
+            return 1
+        messages = sorted({a.message for a in rows})
+        if not args.all and len(messages) > 1:
+            listed = ", ".join(str(m) for m in messages)
+            print(
+                f"helpdesk: part {_one_line(args.part)} is in several messages of "
+                f"#{args.number} ({listed}): choose one with --message",
+                file=sys.stderr,
+            )
+            return 1
+        for a in rows:
+            try:
+                path = save_attachment(ws.cache, a.message, a.part, folder)
+            except AttachmentNotFound as exc:
+                print(f"helpdesk: {_one_line(str(exc))}", file=sys.stderr)
+                return 1
+            print(f"saved {_one_line(str(path))} ({_human_size(path.stat().st_size)})")
+    finally:
+        ws.close()
+    return 0
 
 
 # -- secrets -----------------------------------------------------------------------------------

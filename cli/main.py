@@ -58,9 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("path", metavar="PATH")
 
-    sub.add_parser(
+    doctor = sub.add_parser(
         "doctor", help="check the config, the stores and the servers; prove nothing was lost"
     )
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
 
     tickets = sub.add_parser("tickets", help="list tickets")
     tickets.add_argument("--queue", choices=[q.value for q in Queue], default=Queue.OPEN.value)
@@ -70,6 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="show one ticket with its conversation")
     show.add_argument("number", type=int)
     show.add_argument("--json", action="store_true", help="machine-readable output")
+
+    search = sub.add_parser("search", help="full-text search of subjects, senders and bodies")
+    search.add_argument("text", help='words (accents optional), "a phrase", a word prefix')
+    search.add_argument("--limit", type=int, default=50, help="at most this many tickets (50)")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+
+    atts = sub.add_parser("attachments", help="list the attachments of a ticket")
+    atts.add_argument("number", type=int, metavar="TICKET")
+    atts.add_argument("--json", action="store_true", help="machine-readable output")
+
+    save = sub.add_parser(
+        "save-attachment", help="save an attachment of a ticket (see `attachments`) to a folder"
+    )
+    save.add_argument("number", type=int, metavar="TICKET")
+    save.add_argument("part", nargs="?", metavar="PART", help="its MIME part, e.g. 2 or 2.1")
+    save.add_argument("--message", type=int, metavar="ID", help="the message it belongs to")
+    save.add_argument("--all", action="store_true", help="save every attachment of the ticket")
+    save.add_argument("--to", metavar="DIR", help="target folder (default: the current one)")
 
     add_team_parsers(sub)
     add_admin_parsers(sub)
@@ -99,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": commands.run_doctor,
         "tickets": commands.run_tickets,
         "show": commands.run_show,
+        "attachments": commands.run_attachments,
+        "save-attachment": commands.run_save_attachment,
+        "search": commands.run_search,
         "auth": commands.run_auth,
     }
     handlers.update(TEAM_HANDLERS)

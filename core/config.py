@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 __all__ = [
     "AccountSettings",
     "AgentSettings",
+    "AttachmentSettings",
     "CacheSettings",
     "ConfigError",
     "ConfigProblem",
@@ -66,6 +67,13 @@ class CacheSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentSettings:
+    # Raw messages bigger than this (bytes) are kept as files in the blob store beside the
+    # cache instead of inside the cache database.
+    blob_threshold: int = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class ImapSettings:
     host: str
     port: int
@@ -77,6 +85,9 @@ class ImapSettings:
     ca_file: str | None = None
     timeout: float = 30.0
     batch_size: int = 200
+    # Seconds between full comparisons of a folder's UIDs and flags with the cache: how a
+    # deletion is noticed without QRESYNC (and a safety net with it).
+    full_check: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,7 @@ class Settings:
     cache: CacheSettings
     accounts: dict[str, AccountSettings]
     source: str | None
+    attachments: AttachmentSettings = AttachmentSettings()
 
 
 def with_agent(settings: Settings, name: str, email: str) -> Settings:
@@ -473,7 +485,7 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------
 # The shape of the file
 
-_TOP_KEYS = ("agent", "team", "cache", "accounts")
+_TOP_KEYS = ("agent", "team", "cache", "accounts", "attachments")
 _AGENT_KEYS = ("name", "email")
 _TEAM_KEYS = ("name", "store", "addresses", "subject_tag", "next_order", "next_departments_only")
 _NEXT_ORDER_KEYS = ("sla", "priority", "oldest")
@@ -494,6 +506,35 @@ def _bool(value: object) -> bool | None:
 
 
 _CACHE_KEYS = ("path",)
+_ATTACHMENT_KEYS = ("blob_threshold",)
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+MAX_BLOB_THRESHOLD = 512 * 1024**2  # SQLite refuses values near 1 GB
+
+
+def _size(value: object) -> int | None:
+    """A byte count: an integer, or a string like "256KiB", "1.5 MB", "300000"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and (m := _SIZE.match(value)):
+        unit = _SIZE_UNITS.get(m.group(2).lower())
+        if unit is None:
+            return None
+        number = int(float(m.group(1)) * unit)
+    else:
+        return None
+    return number if 0 <= number <= MAX_BLOB_THRESHOLD else None
+
+
 _ACCOUNT_KEYS = ("address", "imap", "smtp")
 _IMAP_KEYS = (
     "host",
@@ -506,6 +547,7 @@ _IMAP_KEYS = (
     "ca_file",
     "timeout",
     "batch_size",
+    "full_check",
 )
 _SMTP_KEYS = ("host", "port", "tls", "user", "password_command", "ca_file", "timeout")
 
@@ -546,6 +588,7 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
 
     agent = _read_agent(r, top.get("agent", {}), default_agent)
     cache = _read_cache(r, top.get("cache", {}))
+    attachments = _read_attachments(r, top.get("attachments", {}))
     accounts = _read_accounts(r, top.get("accounts", {}))
     team = _read_team(r, top.get("team", {}), accounts)
 
@@ -553,7 +596,14 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
         # File order reads best; problems with no known line go last.
         r.problems.sort(key=lambda p: (p.line is None, p.line or 0))
         raise ConfigError(source, r.problems)
-    return Settings(agent=agent, team=team, cache=cache, accounts=accounts, source=source)
+    return Settings(
+        agent=agent,
+        team=team,
+        cache=cache,
+        accounts=accounts,
+        source=source,
+        attachments=attachments,
+    )
 
 
 def _read_agent(r: _Reader, value: object, default: tuple[str, str]) -> AgentSettings:
@@ -568,6 +618,23 @@ def _read_cache(r: _Reader, value: object) -> CacheSettings:
     path = ("cache",)
     t = r.table(value, path, _CACHE_KEYS) or {}
     return CacheSettings(path=r.get(t, path, "path", _text, "a file path", None))
+
+
+def _read_attachments(r: _Reader, value: object) -> AttachmentSettings:
+    path = ("attachments",)
+    t = r.table(value, path, _ATTACHMENT_KEYS) or {}
+    default = AttachmentSettings()
+    threshold = r.get(
+        t,
+        path,
+        "blob_threshold",
+        _size,
+        'a size from 0 to 512MiB, like "256KiB", "2MB" or a number of bytes',
+        default.blob_threshold,
+    )
+    return AttachmentSettings(
+        blob_threshold=default.blob_threshold if threshold is None else threshold
+    )
 
 
 def _read_team(r: _Reader, value: object, accounts: Mapping[str, AccountSettings]) -> TeamSettings:
@@ -686,6 +753,7 @@ def _read_imap(r: _Reader, account: str, address: str, value: object) -> ImapSet
     ca_file = r.get(t, path, "ca_file", _text, "a file path", None)
     timeout = r.get(t, path, "timeout", _seconds, _TIMEOUT, 30.0)
     batch = r.get(t, path, "batch_size", _int_range(1, 10000), "an integer from 1 to 10000", 200)
+    full_check = r.get(t, path, "full_check", _seconds, _TIMEOUT, 600.0)
     if host is None or port is None or user is None or folders is None:
         return None
     return ImapSettings(
@@ -699,6 +767,7 @@ def _read_imap(r: _Reader, account: str, address: str, value: object) -> ImapSet
         ca_file=ca_file,
         timeout=timeout or 30.0,
         batch_size=batch or 200,
+        full_check=600.0 if full_check is None else full_check,
     )
 
 

@@ -6,6 +6,7 @@ Bulk writes use SQLAlchemy Core (one transaction per batch); reads return the pl
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,14 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import SQLModel
 
+from helpdesk.core.search_text import (
+    SearchHit,
+    fold_for_index,
+    fts_query,
+    mark,
+    parse_query,
+    snippet,
+)
 from helpdesk.core.tickets import (
     CLOSED_STATUSES,
     AttachmentView,
@@ -41,8 +50,12 @@ from helpdesk.core.tickets import (
     TicketDetail,
     TicketSummary,
 )
+from helpdesk.storage.blob_models import RawBlob
+from helpdesk.storage.blobs import BlobStore, blob_dir_for
 from helpdesk.storage.cache_models import (
     CACHE_TABLES,
+    MESSAGE_FTS,
+    MESSAGE_FTS_DDL,
     SCHEMA_2_COLUMNS,
     SCHEMA_2_INDEXES,
     SCHEMA_2_NEW_TABLES,
@@ -76,6 +89,8 @@ message_t = CachedMessage.__table__
 raw_t = RawMessage.__table__
 location_t = MessageLocation.__table__
 attachment_t = Attachment.__table__
+raw_blob_t = RawBlob.__table__
+DEFAULT_RAW_BLOB_LIMIT = 256 * 1024
 
 
 def _schema_2(conn: Connection) -> None:
@@ -92,7 +107,119 @@ def _schema_2(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_schema_2]
+def _create_search_index(conn: Connection) -> None:
+    conn.execute(text(MESSAGE_FTS_DDL))
+
+
+def _schema_3(conn: Connection) -> None:
+    """The full-text index, filled from the messages already stored; big raw messages kept
+    in the blob store."""
+    raw_blob_t.create(conn)
+    _create_search_index(conn)
+    last = 0
+    while True:
+        rows = list(
+            conn.execute(
+                select(*_FTS_SOURCE)
+                .where(message_t.c.id > last)
+                .order_by(message_t.c.id)
+                .limit(_CHUNK)
+            ).mappings()
+        )
+        if not rows:
+            return
+        _index_rows(conn, [(r["id"], r) for r in rows])
+        last = rows[-1]["id"]
+
+
+MIGRATIONS: list[Migration] = [_schema_2, _schema_3]
+
+_FTS_SOURCE = (
+    message_t.c.id,
+    message_t.c.subject,
+    message_t.c.from_name,
+    message_t.c.from_email,
+    message_t.c.text_body,
+)
+# Sent to the driver as it is: SQLAlchemy's parameter handling costs a fifth of the indexing.
+_FTS_INSERT = f"INSERT INTO {MESSAGE_FTS} (rowid, subject, sender, body) VALUES (?, ?, ?, ?)"
+# A contentless FTS5 table forgets a row only when told the values it indexed.
+_FTS_DELETE = text(
+    f"INSERT INTO {MESSAGE_FTS} ({MESSAGE_FTS}, rowid, subject, sender, body) "
+    "VALUES ('delete', :id, :subject, :sender, :body)"
+)
+# bm25 weights of subject, sender, body: a word in the subject says more than one in a
+# long body.
+_BM25 = f"bm25({MESSAGE_FTS}, 4.0, 2.0, 1.0)"
+
+# Results come as the agent types, so the cost of a query must not grow with the cache.
+# Ranking every match of a word found in most of 100,000 messages takes a third of a second,
+# so only the newest _CANDIDATES matches (by message key: as stored) are ranked. And bm25
+# first counts, over the whole index, the messages holding each phrase: a few ms for a word,
+# but 25-40 ms of CPU for a phrase of common words (positions checked in every message) or a
+# short prefix (every word it begins merged). A query matching more than _CANDIDATES messages
+# says little about relevance anyway, so when it holds a phrase or a prefix its tickets come
+# newest first, without bm25.
+_CANDIDATES = 2000
+_NEWEST_MATCHES = text(
+    f"SELECT rowid FROM {MESSAGE_FTS} WHERE {MESSAGE_FTS} MATCH :q ORDER BY rowid DESC LIMIT :cap"
+)
+
+# The newest candidates, then the best message of each ticket (ties: the newer message).
+_SEARCH = text(
+    f"""
+    WITH hit AS (
+        SELECT rowid AS id, {_BM25} AS score
+        FROM {MESSAGE_FTS} WHERE {MESSAGE_FTS} MATCH :q
+        ORDER BY rowid DESC LIMIT :candidates
+    ), ranked AS (
+        SELECT message.ticket AS ticket, hit.id AS id, hit.score AS score,
+               coalesce(message.sort_date, message.received_at) AS at,
+               row_number() OVER (
+                   PARTITION BY message.ticket
+                   ORDER BY hit.score,
+                            coalesce(message.sort_date, message.received_at) DESC,
+                            hit.id DESC
+               ) AS n
+        FROM hit JOIN message ON message.id = hit.id
+    )
+    SELECT id, score FROM ranked WHERE n = 1
+    ORDER BY score, at DESC, id DESC
+    LIMIT :limit OFFSET :offset
+    """
+)
+
+
+def _fts_values(pk: int, r: Any) -> tuple[int, str, str, str]:
+    def get(key: str) -> str:
+        return r.get(key) or ""
+
+    return (
+        pk,
+        fold_for_index(get("subject")),
+        fold_for_index(f"{get('from_name')} {get('from_email')}"),
+        fold_for_index(get("text_body")),
+    )
+
+
+def _fts_row(r: Any) -> dict[str, Any]:
+    pk, subject, sender, body = _fts_values(r["id"], r)
+    return {"id": pk, "subject": subject, "sender": sender, "body": body}
+
+
+def _index_rows(conn: Connection, rows: Sequence[tuple[int, Any]]) -> None:
+    """Index (message pk, row with the message's columns) pairs."""
+    if rows:
+        conn.exec_driver_sql(_FTS_INSERT, [_fts_values(pk, r) for pk, r in rows])
+
+
+@dataclass(frozen=True, slots=True)
+class PackedRaw:
+    """A raw message ready to keep: compressed bytes, or a blob already in the store."""
+
+    data: bytes | None = None
+    digest: str = ""
+    size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +253,20 @@ def email_of(display: str) -> str:
 
 
 class Cache:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, raw_blob_limit: int = DEFAULT_RAW_BLOB_LIMIT) -> None:
         self.path = path
         self.engine: Engine = sqlite_engine(path)
         self.writer: Engine = write_engine(self.engine)
-        ensure_schema(self.engine, name="cache", tables=CACHE_TABLES, migrations=MIGRATIONS)
+        ensure_schema(
+            self.engine,
+            name="cache",
+            tables=CACHE_TABLES,
+            migrations=MIGRATIONS,
+            after_create=_create_search_index,
+        )
+        # Raw messages bigger than this go to the blob store instead of the database.
+        self.raw_blob_limit = raw_blob_limit
+        self.blobs = BlobStore(blob_dir_for(path))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -241,19 +377,53 @@ class Cache:
 
     @staticmethod
     def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+        """Store messages and index them for search, in the caller's transaction."""
         if not rows:
             return []
         result = conn.execute(
             insert(message_t).returning(message_t.c.id, sort_by_parameter_order=True), rows
         )
-        return [r[0] for r in result]
+        pks = [r[0] for r in result]
+        # Indexed here rather than by a trigger: the text is folded in Python first (see
+        # core.search_text.fold_for_index), and the rows are at hand, not read back.
+        _index_rows(conn, list(zip(pks, rows, strict=True)))
+        return pks
 
     @staticmethod
-    def insert_raw(conn: Connection, rows: list[tuple[int, bytes]]) -> None:
-        if rows:
-            conn.execute(
-                insert(raw_t), [{"message": pk, "data": zlib.compress(raw, 6)} for pk, raw in rows]
-            )
+    def unindex_messages(conn: Connection, pks: Iterable[int]) -> None:
+        """Take messages out of the search index; call it before their rows change or go."""
+        ids = sorted(set(pks))
+        for i in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                select(*_FTS_SOURCE).where(message_t.c.id.in_(ids[i : i + _CHUNK]))
+            ).mappings()
+            batch = [_fts_row(r) for r in rows]
+            if batch:
+                conn.execute(_FTS_DELETE, batch)
+
+    def pack_raw(self, raw: bytes) -> PackedRaw:
+        """Compress a raw message for keeping, or write it to the blob store if it is big.
+
+        Done before the ingest's transaction (compressing a 30 MB message takes seconds, and
+        nobody else may write the cache meanwhile); a blob written for a transaction that
+        then fails is an orphan, which `remove_orphans` sweeps, never a dangling reference.
+        """
+        if len(raw) > self.raw_blob_limit:
+            ref = self.blobs.put(raw)
+            return PackedRaw(digest=ref.digest, size=ref.size)
+        return PackedRaw(data=zlib.compress(raw, 6))
+
+    @staticmethod
+    def insert_raw(conn: Connection, rows: list[tuple[int, PackedRaw]]) -> None:
+        """Keep the packed raw copies of messages, in the caller's transaction."""
+        small = [{"message": pk, "data": p.data} for pk, p in rows if p.data is not None]
+        big = [
+            {"message": pk, "digest": p.digest, "size": p.size} for pk, p in rows if p.data is None
+        ]
+        if small:
+            conn.execute(insert(raw_t), small)
+        if big:
+            conn.execute(insert(raw_blob_t), big)
 
     @staticmethod
     def insert_attachments(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -279,10 +449,23 @@ class Cache:
                 .limit(1)
                 .scalar_subquery()
             )
+            # Mail may arrive newest first (a first sync): the ticket keeps the subject of
+            # its first message, whatever order the messages were stored in.
+            first_subject = (
+                select(m.c.subject)
+                .where(m.c.ticket == ticket_t.c.number)
+                .order_by(when, m.c.id)
+                .limit(1)
+                .scalar_subquery()
+            )
             conn.execute(
                 update(ticket_t)
                 .where(ticket_t.c.number.in_(chunk))
                 .values(
+                    subject=first_subject,
+                    created_at=select(func.min(when))
+                    .where(m.c.ticket == ticket_t.c.number)
+                    .scalar_subquery(),
                     message_count=select(func.count())
                     .where(m.c.ticket == ticket_t.c.number)
                     .scalar_subquery(),
@@ -407,6 +590,68 @@ class Cache:
             presence=presence,
         )
 
+    def search(self, text: str, *, limit: int = 50, offset: int = 0) -> list[SearchHit]:
+        """Tickets whose messages match `text`, best first (bm25, then the newer message);
+        each ticket once, with its best message. Any input is safe: see core.search_text.
+
+        When more than `_CANDIDATES` messages match, only the newest of them are ranked, and
+        by recency alone if the text holds a phrase or a prefix (see `_CANDIDATES`); such hits
+        have the score 0.0.
+        """
+        terms = parse_query(text)
+        query = fts_query(terms)
+        if query is None or limit <= 0:
+            return []
+        offset = max(0, offset)
+        cap = max(_CANDIDATES, 4 * (offset + limit))
+        m = message_t
+        with self.engine.connect() as conn:
+            newest = list(conn.execute(_NEWEST_MATCHES, {"q": query, "cap": cap}).scalars())
+            if not newest:
+                return []
+            best: list[tuple[int, float]]
+            if len(newest) == cap and any(t.prefix or len(t.words) > 1 for t in terms):
+                best = _newest_per_ticket(conn, newest, offset + limit)[offset:]
+            else:
+                params = {"q": query, "limit": limit, "offset": offset, "candidates": cap}
+                best = [(r.id, r.score) for r in conn.execute(_SEARCH, params)]
+            if not best:
+                return []
+            rows = {
+                r.id: r
+                for r in conn.execute(
+                    select(
+                        m.c.id,
+                        m.c.ticket,
+                        m.c.subject,
+                        m.c.from_name,
+                        m.c.from_email,
+                        m.c.date,
+                        m.c.received_at,
+                        m.c.text_body,
+                    ).where(m.c.id.in_([pk for pk, _ in best]))
+                )
+            }
+        hits = []
+        for pk, score in best:
+            r = rows[pk]
+            if r.from_name and r.from_email:
+                sender = f"{r.from_name} <{r.from_email}>"
+            else:
+                sender = r.from_name or r.from_email
+            hits.append(
+                SearchHit(
+                    ticket=r.ticket,
+                    message=r.id,
+                    subject=mark(r.subject, terms),
+                    sender=mark(sender, terms),
+                    date=as_utc(r.date) or as_utc(r.received_at),
+                    snippet=snippet(r.text_body, terms),
+                    score=float(score),
+                )
+            )
+        return hits
+
     # -- team state mirrored from the team store -----------------------------------------------
 
     @staticmethod
@@ -444,11 +689,26 @@ class Cache:
             return [PresenceView(p.ticket, p.agent, p.kind) for p in rows]
 
     def raw(self, message_pk: int) -> bytes:
+        """The message as received, wherever it is kept. ``NoResultFound`` if not stored."""
+        data, digest = self._raw_place(message_pk)
+        return zlib.decompress(data) if data is not None else self.blobs.read(digest)
+
+    def open_raw(self, message_pk: int) -> io.BufferedIOBase:
+        """The message as received, as a stream: a big one is never read whole."""
+        data, digest = self._raw_place(message_pk)
+        return io.BytesIO(zlib.decompress(data)) if data is not None else self.blobs.open(digest)
+
+    def _raw_place(self, message_pk: int) -> tuple[bytes | None, str]:
         with self.engine.connect() as conn:
             data = conn.execute(
                 select(raw_t.c.data).where(raw_t.c.message == message_pk)
+            ).scalar_one_or_none()
+            if data is not None:
+                return data, ""
+            digest = conn.execute(
+                select(raw_blob_t.c.digest).where(raw_blob_t.c.message == message_pk)
             ).scalar_one()
-        return zlib.decompress(data)
+        return None, str(digest)
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -461,7 +721,7 @@ class Cache:
             return {
                 "tickets": n(ticket_t),
                 "messages": n(message_t),
-                "raw": n(raw_t),
+                "raw": n(raw_t) + n(raw_blob_t),
                 "malformed": n(
                     message_t, or_(message_t.c.parse_error.is_not(None), message_t.c.defects != "")
                 ),
@@ -469,9 +729,35 @@ class Cache:
                 "unfetched": n(message_t, message_t.c.message_id.like("unfetched-%")),
             }
 
+    def last_message(self) -> int:
+        """The newest message's key: it changes whenever another process stores mail."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(func.coalesce(func.max(message_t.c.id), 0))).scalar_one()
+            )
+
     def message_ids(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(message_t.c.message_id).distinct()).scalars())
+
+
+def _newest_per_ticket(conn: Connection, ids: list[int], wanted: int) -> list[tuple[int, float]]:
+    """The newest of `ids` (newest first) of each ticket, until `wanted` tickets are found."""
+    seen: set[int] = set()
+    out: list[tuple[int, float]] = []
+    step = 250
+    for i in range(0, len(ids), step):
+        chunk = ids[i : i + step]
+        stmt = select(message_t.c.id, message_t.c.ticket).where(message_t.c.id.in_(chunk))
+        ticket_of = {pk: ticket for pk, ticket in conn.execute(stmt)}
+        for pk in chunk:
+            ticket = ticket_of.get(pk)
+            if ticket is not None and ticket not in seen:
+                seen.add(ticket)
+                out.append((pk, 0.0))
+                if len(out) == wanted:
+                    return out
+    return out
 
 
 def _mailbox_state(r: Any) -> MailboxState:

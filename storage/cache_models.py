@@ -11,6 +11,8 @@ from datetime import datetime
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from helpdesk.storage import blob_models  # noqa: F401  (registers raw_blob for CACHE_TABLES)
+
 
 class Mailbox(SQLModel, table=True):
     __tablename__ = "mailbox"
@@ -190,6 +192,7 @@ CACHE_TABLES = [
         "event",
         "presence",
         "outbox",
+        "raw_blob",  # storage.blob_models; Cache.__init__ adds it to caches made before it
     )
 ]
 SCHEMA_2_NEW_TABLES = ("cache_meta", "note", "event", "presence", "outbox")
@@ -206,4 +209,17 @@ SCHEMA_2_COLUMNS = (
 SCHEMA_2_INDEXES = (
     "CREATE INDEX ix_ticket_status_assignee ON ticket (status, assignee)",
     "CREATE INDEX ix_ticket_assignee_status ON ticket (assignee, status)",
+)
+
+# Schema 3: the full-text index of messages (SQLite FTS5). Contentless (content=''): only the
+# index is stored. A table with its own content would hold every body a second time (bodies
+# are most of the cache), and an external-content table over `message` would re-read and
+# re-tokenize message.* for highlights, which cannot see the letters folded in Python before
+# indexing (`core.search_text.fold_for_index`: ł -> l, ß -> ss). Snippets are cut in Python
+# from the message row instead, and bm25 needs only the index. The price: removing a row
+# takes its indexed values again (`Cache.unindex_messages`).
+MESSAGE_FTS = "message_fts"
+MESSAGE_FTS_DDL = (
+    f"CREATE VIRTUAL TABLE {MESSAGE_FTS} USING fts5("
+    "subject, sender, body, content='', tokenize='unicode61 remove_diacritics 2')"
 )

@@ -39,4 +39,5 @@ class Workspace:
 
 
 def open_workspace(settings: Settings) -> Workspace:
-    return Workspace(settings, Cache(cache_path(settings)))
+    cache = Cache(cache_path(settings), raw_blob_limit=settings.attachments.blob_threshold)
+    return Workspace(settings, cache)

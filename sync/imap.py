@@ -8,24 +8,33 @@ the next run resumes where this one stopped.
 from __future__ import annotations
 
 import contextlib
+import math
 import ssl
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from imapclient import IMAPClient
+from imapclient.response_parser import parse_fetch_response
 
 from helpdesk.core.config import AccountSettings, ImapSettings, TlsMode
+from helpdesk.core.message import ParsedMessage
 from helpdesk.core.sanitize import safe_text
 from helpdesk.storage.cache import Cache, FolderMark, MailboxState
+from helpdesk.storage.folder_state import flag_string, forget_uids, set_flags, stored_uids
 from helpdesk.sync.ingest import Incoming, Ingestor, IngestStats
+from helpdesk.sync.parse_pool import ParsePool
+from helpdesk.sync.uid_search import folder_uids, parse_sequence_set
 
 FETCH_ITEMS = [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"BODY.PEEK[]"]
 MAX_BATCH_BYTES = 20 * 1024 * 1024
 # UIDs whose sizes are asked in one command: IMAPClient takes only lists of UIDs, and a
 # server limits a command line (Dovecot: 64 kB), so about 16 kB a command.
 SIZE_QUERY = 2000
+PARALLEL_FROM = 400  # new messages from which parsing in a process pool pays for itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +97,46 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
         yield items[i : i + size]
 
 
+@dataclass(frozen=True, slots=True)
+class ServerFeatures:
+    """What the server offers for finding changes; decided once per connection."""
+
+    qresync: bool
+    condstore: bool
+    esearch: bool = False
+
+    @classmethod
+    def of(cls, client: IMAPClient) -> ServerFeatures:
+        # Announced only after login (PITFALLS.md): ask now, not at the greeting.
+        caps = {c.upper() for c in client.capabilities()}
+        qresync = b"QRESYNC" in caps
+        if qresync:
+            # Without ENABLE the server may not answer VANISHED; refused -> fall back.
+            qresync = _enable(client, b"QRESYNC")
+        condstore = qresync
+        if not condstore and b"CONDSTORE" in caps:
+            # Enabled, SELECT reports HIGHESTMODSEQ, the mark that says "nothing changed".
+            condstore = _enable(client, b"CONDSTORE")
+        return cls(qresync=qresync, condstore=condstore, esearch=b"ESEARCH" in caps)
+
+
+def _enable(client: IMAPClient, capability: bytes) -> bool:
+    try:
+        return capability in {c.upper() for c in client.enable(capability.decode())}
+    except IMAPClient.Error:
+        return False  # no ENABLE on this server: do without
+
+
 class ImapFetcher:
     def __init__(
-        self, account: AccountSettings, password: str, cache: Cache, ingestor: Ingestor
+        self,
+        account: AccountSettings,
+        password: str,
+        cache: Cache,
+        ingestor: Ingestor,
+        *,
+        checked_at: dict[str, float] | None = None,
+        parse_pool: ParsePool | None = None,
     ) -> None:
         if account.imap is None:
             raise ValueError(f"account {account.name} has no [imap] section")
@@ -99,6 +145,10 @@ class ImapFetcher:
         self.password = password
         self.cache = cache
         self.ingestor = ingestor
+        # When each folder's UID list was last compared with the cache (monotonic seconds):
+        # kept by the caller across syncs, as the comparison is the costly part.
+        self.checked_at = checked_at if checked_at is not None else {}
+        self.parse_pool = parse_pool
 
     def folders(self) -> list[str]:
         return watched_folders(self.imap)
@@ -109,6 +159,7 @@ class ImapFetcher:
         stats = IngestStats()
         client = connect(self.imap, self.password)
         try:
+            features = ServerFeatures.of(client)
             existing = {f[2] for f in client.list_folders()}
             for folder in self.folders():
                 if cancelled():
@@ -117,7 +168,7 @@ class ImapFetcher:
                     if folder == self.imap.sent_folder:
                         continue  # not every server has a Sent folder under this name
                     raise FolderMissing(self.account.name, folder)
-                stats.add(self._sync_folder(client, folder, progress, cancelled))
+                stats.add(self._sync_folder(client, features, folder, progress, cancelled))
         finally:
             _close(client)
         return stats
@@ -125,19 +176,90 @@ class ImapFetcher:
     def _sync_folder(
         self,
         client: IMAPClient,
+        features: ServerFeatures,
         folder: str,
         progress: Progress | None,
         cancelled: Callable[[], bool],
     ) -> IngestStats:
         box: MailboxState = self.cache.mailbox(self.account.name, folder)
         try:
-            stats = self._fetch_new(client, box, folder, progress, cancelled)
+            info = client.select_folder(folder, readonly=True)
+            uidvalidity = int(info[b"UIDVALIDITY"])
+            if box.uidvalidity is not None and box.uidvalidity != uidvalidity:
+                # The server renumbered the folder: fetch it again; dedupe re-pairs every
+                # message with the copy already stored, so nothing is duplicated.
+                self.cache.reset_mailbox(box.id, uidvalidity)
+                box = self.cache.mailbox(self.account.name, folder)
+            # Changes to known mail first: they are cheap, and a flag or a deletion made in
+            # another client should not wait behind a long first download.
+            stats = self._sync_changes(client, features, box, folder, info)
+            stats.add(self._fetch_new(client, box, folder, info, progress, cancelled))
         except Exception as exc:
             self.cache.save_mailbox(
                 box.id, last_error=safe_text(f"{type(exc).__name__}: {exc}")[:500]
             )
             raise
-        self.cache.save_mailbox(box.id, last_sync=datetime.now(UTC), last_error=None)
+        done: dict[str, Any] = {"last_sync": datetime.now(UTC), "last_error": None}
+        modseq = info.get(b"HIGHESTMODSEQ")
+        if features.condstore and isinstance(modseq, int) and not cancelled():
+            # Only once every change up to it is stored: a kill before this line means
+            # the next sync asks again from the older value, which is harmless.
+            done["highestmodseq"] = modseq
+        self.cache.save_mailbox(box.id, **done)
+        return stats
+
+    def _sync_changes(
+        self,
+        client: IMAPClient,
+        features: ServerFeatures,
+        box: MailboxState,
+        folder: str,
+        info: dict[bytes, Any],
+    ) -> IngestStats:
+        """Flags changed and messages gone since the last sync, among the UIDs already stored.
+
+        QRESYNC names both (CHANGEDSINCE + VANISHED); CONDSTORE names changed flags, and a
+        comparison of UID lists finds deletions; a server with neither gets both from the
+        comparison, which is therefore made only every `full_check` seconds.
+        """
+        stats = IngestStats()
+        known_below = box.uidnext or 1
+        key = f"{self.account.name}/{folder}"
+        if known_below <= 1:
+            # Nothing stored yet: this sync fetches the whole folder, which is as good as
+            # a comparison of UID lists.
+            self.checked_at[key] = time.monotonic()
+            return stats
+        span = f"1:{known_below - 1}"
+        modseq = info.get(b"HIGHESTMODSEQ")
+        # A folder without mod-sequences (NOMODSEQ) is treated as a server without CONDSTORE.
+        since = box.highestmodseq if features.condstore and isinstance(modseq, int) else None
+        full_check_due = (
+            time.monotonic() - self.checked_at.get(key, -math.inf) >= self.imap.full_check
+        )
+        flags: dict[int, str] = {}
+        vanished: set[int] = set()
+        if since is not None and modseq == since and not full_check_due:
+            return stats  # nothing at all changed in the folder
+        if since is not None:
+            fetched, gone = _uid_fetch(
+                client,
+                span,
+                [b"FLAGS"],
+                [f"CHANGEDSINCE {since}", *(["VANISHED"] if features.qresync else [])],
+            )
+            flags = {uid: flag_string(d.get(b"FLAGS", ())) for uid, d in fetched.items()}
+            vanished = gone
+        if full_check_due or (since is None and not features.condstore):
+            exists = int(info.get(b"EXISTS", 0))
+            on_server = folder_uids(client, exists, esearch=features.esearch)
+            vanished |= stored_uids(self.cache, box.id, below=known_below) - on_server
+            if since is None:
+                fetched, _ = _uid_fetch(client, span, [b"FLAGS"], [])
+                flags = {uid: flag_string(d.get(b"FLAGS", ())) for uid, d in fetched.items()}
+            self.checked_at[key] = time.monotonic()
+        stats.flags_changed = set_flags(self.cache, box.id, flags)
+        stats.vanished = forget_uids(self.cache, box.id, vanished) if vanished else 0
         return stats
 
     def _fetch_new(
@@ -145,34 +267,45 @@ class ImapFetcher:
         client: IMAPClient,
         box: MailboxState,
         folder: str,
+        info: dict[bytes, Any],
         progress: Progress | None,
         cancelled: Callable[[], bool],
     ) -> IngestStats:
-        info = client.select_folder(folder, readonly=True)
         uidvalidity = int(info[b"UIDVALIDITY"])
         uidnext = int(info.get(b"UIDNEXT", 0)) or None
-        if box.uidvalidity is not None and box.uidvalidity != uidvalidity:
-            # The server renumbered the folder: fetch it again; dedupe re-pairs every message
-            # with the copy already stored, so nothing is duplicated.
-            self.cache.reset_mailbox(box.id, uidvalidity)
-            box = self.cache.mailbox(self.account.name, folder)
         start = box.uidnext or 1
         stats = IngestStats()
         if uidnext is not None and start >= uidnext:
             return stats
         # `UID n:*` always matches the last message, even below n: filter.
-        uids = sorted(u for u in client.search(["UID", f"{start}:*"]) if u >= start)
-        total, done = len(uids), 0
-        for chunk in self._batches(client, uids):
-            if cancelled():
-                return stats
-            batch = self._fetch_batch(client, box.id, chunk)
-            mark = FolderMark(box.id, uidvalidity, chunk[-1] + 1)
-            stats.add(self.ingestor.ingest(batch, mark=mark))
-            done += len(chunk)
-            if progress:
-                progress(FolderProgress(self.account.name, folder, done, total))
-        if uidnext is not None:
+        on_server = [u for u in client.search(["UID", f"{start}:*"]) if u >= start]
+        # A first sync stopped half way stored some of these already (newest first).
+        todo = sorted(set(on_server) - stored_uids(self.cache, box.id), reverse=start == 1)
+        first_sync = start == 1
+        total, done = len(todo), 0
+        pending: _Pending | None = None
+        pool = self.parse_pool if self.parse_pool and total >= PARALLEL_FROM else None
+        try:
+            for chunk in self._batches(client, todo):
+                if cancelled():
+                    break
+                t0 = time.perf_counter()
+                batch = self._fetch_batch(client, box.id, chunk)
+                stats.download_s += time.perf_counter() - t0
+                # Newest first means the folder is only known complete at the end; until
+                # then the stored locations say what is there (see `todo`).
+                mark = None if first_sync else FolderMark(box.id, uidvalidity, chunk[-1] + 1)
+                job = _Pending(batch, mark, pool.submit(batch) if pool else None)
+                if pending is not None:  # stored while the pool parses the next batch
+                    stats.add(pending.store(self.ingestor))
+                pending = job
+                done += len(chunk)
+                if progress:
+                    progress(FolderProgress(self.account.name, folder, done, total))
+        finally:
+            if pending is not None:
+                stats.add(pending.store(self.ingestor))
+        if uidnext is not None and not cancelled():
             self.cache.mark(FolderMark(box.id, uidvalidity, uidnext))
         return stats
 
@@ -216,19 +349,62 @@ class ImapFetcher:
                 internal = (
                     internal.astimezone(UTC) if internal.tzinfo else internal.replace(tzinfo=UTC)
                 )
-            flags = " ".join(f.decode(errors="replace") for f in data.get(b"FLAGS", ()))
             raw = data.get(b"BODY[]")
             batch.append(
                 Incoming(
                     raw=raw or b"",
                     mailbox=mailbox,
                     uid=uid,
-                    flags=flags,
+                    flags=flag_string(data.get(b"FLAGS", ())),
                     received_at=internal if isinstance(internal, datetime) else None,
                     error=None if raw is not None else "the FETCH answer held no message body",
                 )
             )
         return batch
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A downloaded batch, maybe being parsed in the pool, waiting to be stored."""
+
+    batch: list[Incoming]
+    mark: FolderMark | None
+    parsing: Future[list[ParsedMessage]] | None
+
+    def store(self, ingestor: Ingestor) -> IngestStats:
+        t0 = time.perf_counter()
+        parsed = self.parsing.result() if self.parsing is not None else None
+        waited = time.perf_counter() - t0
+        stats = ingestor.ingest(self.batch, mark=self.mark, parsed=parsed)
+        if parsed is not None:
+            stats.parse_s += waited  # the part of the parse the download did not hide
+        return stats
+
+
+def _uid_fetch(
+    client: IMAPClient, span: str, items: list[bytes], modifiers: list[str]
+) -> tuple[dict[int, dict[bytes, Any]], set[int]]:
+    """UID FETCH over a range, with CONDSTORE/QRESYNC modifiers; returns (answers, vanished).
+
+    IMAPClient's `fetch` takes only lists of numbers (a range string fails in its result
+    filter) and drops the VANISHED responses of QRESYNC, so this sends the command itself.
+    """
+    imap = client._imap
+    imap.untagged_responses.pop("VANISHED", None)
+    args: list[str | bytes] = ["FETCH", span, "(" + " ".join(i.decode() for i in items) + ")"]
+    if modifiers:
+        args.append("(" + " ".join(modifiers) + ")")
+    tag = imap._command("UID", *args)
+    typ, data = imap._command_complete("FETCH", tag)
+    if typ != "OK":
+        raise IMAPClient.Error(f"UID FETCH failed: {safe_text(repr(data))[:200]}")
+    typ, data = imap._untagged_response(typ, data, "FETCH")
+    answers = parse_fetch_response(data, client.normalise_times, True)
+    vanished: set[int] = set()
+    for line in imap.untagged_responses.pop("VANISHED", None) or []:
+        text = line.decode("ascii", "replace") if isinstance(line, bytes) else str(line)
+        vanished |= parse_sequence_set(text.replace("(EARLIER)", "").strip())
+    return {uid: dict(d) for uid, d in answers.items() if isinstance(uid, int)}, vanished
 
 
 class FolderMissing(Exception):

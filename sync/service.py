@@ -10,11 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from helpdesk.core.sanitize import safe_text
+from helpdesk.storage.sync_lease import SyncLease
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.credentials import get_password
+from helpdesk.sync.faults import describe_fault
 from helpdesk.sync.imap import FolderProgress, ImapFetcher
 from helpdesk.sync.ingest import Ingestor, IngestStats
+from helpdesk.sync.parse_pool import ParsePool
 
 
 @dataclass(slots=True)
@@ -22,6 +24,7 @@ class SyncReport:
     stats: IngestStats = field(default_factory=IngestStats)
     errors: dict[str, str] = field(default_factory=dict)  # account -> last error
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    synced_by: str | None = None  # another process holds this cache's sync lease
 
     @property
     def ok(self) -> bool:
@@ -35,9 +38,16 @@ def make_ingestor(ws: Workspace) -> Ingestor:
 
 
 class SyncService:
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, *, holder: str = "helpdesk") -> None:
         self.ws = ws
         self.ingestor = make_ingestor(ws)
+        self.lease = SyncLease(ws.cache.path, holder)
+        self._checked_at: dict[str, float] = {}  # per "account/folder": see ImapFetcher
+        self._pool = ParsePool()
+
+    def close(self) -> None:
+        self._pool.close()
+        self.lease.release()
 
     @property
     def has_accounts(self) -> bool:
@@ -49,15 +59,26 @@ class SyncService:
         cancelled: Callable[[], bool] = lambda: False,
     ) -> SyncReport:
         report = SyncReport()
+        if not self.lease.try_take():
+            # Someone else on this machine keeps this cache current; we only read it.
+            report.synced_by = self.lease.current_holder() or "another process"
+            return report
         for account in self.ws.settings.accounts.values():
             if account.imap is None:
                 continue
             try:
                 password = get_password(account, "imap")
-                fetcher = ImapFetcher(account, password, self.ws.cache, self.ingestor)
+                fetcher = ImapFetcher(
+                    account,
+                    password,
+                    self.ws.cache,
+                    self.ingestor,
+                    checked_at=self._checked_at,
+                    parse_pool=self._pool,
+                )
                 report.stats.add(fetcher.sync(progress, cancelled))
             except Exception as exc:  # a server fault is shown and retried, never fatal
                 # Server text is untrusted too: it reaches the status line.
-                report.errors[account.name] = safe_text(f"{type(exc).__name__}: {exc}")[:300]
+                report.errors[account.name] = describe_fault(exc)
         report.finished_at = datetime.now(UTC)
         return report

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from helpdesk.core.team import PRESENCE_HEARTBEAT
 from helpdesk.storage.workspace import Workspace
+from helpdesk.sync.idle import IdleWatcher
 from helpdesk.sync.service import SyncService
 from helpdesk.sync.team import ActionResult, TeamService
 from helpdesk.themes.builtin import BUILTIN_THEMES, DEFAULT_THEME
@@ -20,9 +21,10 @@ from helpdesk.tui.screens.queue import QueueScreen
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.status_bar import StatusBar
 
-SYNC_INTERVAL = 60.0  # seconds between mail polls until IDLE push arrives
+SYNC_INTERVAL = 60.0  # seconds between mail polls: other folders, and a safety net for IDLE
 TEAM_SYNC_INTERVAL = 10.0  # seconds between pulls when no change was signalled
 WATCH_SLICE = 1.0  # the watcher wakes this often to notice that the app is closing
+CACHE_WATCH = 2.0  # seconds between looks for mail stored by the process that syncs for us
 
 
 class HelpdeskApp(App[int]):
@@ -72,6 +74,10 @@ class HelpdeskApp(App[int]):
         self.sync_error = False
         self.team_state = "team: connecting…"
         self._acting = False
+        self.idle_watcher: IdleWatcher | None = None
+        self._sync_again = False  # IDLE reported mail while a sync was running
+        self._synced_by: str | None = None  # the process holding the sync lease, if not us
+        self._last_message = 0
         # Conflicts from earlier sessions were shown then: only new ones are news.
         last = self.team.conflicts()
         self._seen_conflicts = last[-1].pos if last else 0
@@ -83,12 +89,38 @@ class HelpdeskApp(App[int]):
         self.push_screen(QueueScreen())
         self._show_status()
         if self.sync is not None:
+            if self.sync.lease.try_take():
+                self._start_push()  # before the first sync: nothing arrives unseen between
             self.run_sync()
             self.set_interval(self.sync_interval, self.run_sync)
+            self.set_interval(CACHE_WATCH, self._watch_cache)
         self.run_team_sync()
         self.set_interval(self.team_interval, self.run_team_sync)
         self.watch_team()
         self.set_interval(PRESENCE_HEARTBEAT, self._heartbeat)
+
+    def on_unmount(self) -> None:
+        if self.idle_watcher is not None:
+            self.idle_watcher.stop()
+
+    def _start_push(self) -> None:
+        """IDLE, once this app holds the cache's sync lease (its holder alone talks to IMAP)."""
+        if self.idle_watcher is None:
+            self.idle_watcher = IdleWatcher(
+                self.ws.settings.accounts.values(),
+                on_change=lambda _account: self.call_from_thread(self.mail_changed),
+            )
+            self.idle_watcher.start()
+
+    def _watch_cache(self) -> None:
+        """Another process syncing this cache (`helpdesk sync` on a shared server) stores
+        mail we are not told of: notice it by the newest message's key, a cheap read."""
+        if self._synced_by is None:
+            return
+        last = self.ws.cache.last_message()
+        if last != self._last_message:
+            self._last_message = last
+            self.refresh_views()
 
     # -- navigation ------------------------------------------------------------------------
 
@@ -188,6 +220,22 @@ class HelpdeskApp(App[int]):
             return
         self.run_sync()
 
+    def mail_changed(self) -> None:
+        """The server pushed a change: sync now, or once more after the running sync (a
+        burst of pushes makes one extra sync, and never cancels the one under way)."""
+        if any(w.group == "imap" and not w.is_finished for w in self.workers):
+            self._sync_again = True
+        else:
+            self.run_sync()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # The worker's own end, not SyncFinished: that one can come before the worker counts
+        # as finished, and a push seen in between would wait for the next poll.
+        if event.worker.group == "imap" and event.worker.is_finished and self._sync_again:
+            self._sync_again = False
+            if self.screen_stack:
+                self.run_sync()
+
     @work(thread=True, exclusive=True, group="imap", exit_on_error=False)
     def run_sync(self) -> None:
         assert self.sync is not None
@@ -200,7 +248,9 @@ class HelpdeskApp(App[int]):
             cancelled=lambda: worker.is_cancelled,
         )
         self.post_message(
-            SyncFinished(report.stats.new_messages, report.stats.new_tickets, report.errors)
+            SyncFinished(
+                report.stats.new_messages, report.stats.new_tickets, report.errors, report.synced_by
+            )
         )
 
     @work(thread=True, exclusive=True, group="team", exit_on_error=False)
@@ -251,6 +301,12 @@ class HelpdeskApp(App[int]):
         if not self.screen_stack:
             return
         when = self.clock().astimezone().strftime("%H:%M")
+        self._synced_by = message.synced_by
+        if message.synced_by is not None:
+            self.sync_state, self.sync_error = f"mail synced by {message.synced_by}", False
+            self._show_status()
+            return
+        self._start_push()
         if message.errors:
             account, error = next(iter(message.errors.items()))
             self.sync_state, self.sync_error = (

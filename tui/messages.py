@@ -23,6 +23,7 @@ class SyncFinished(Message):
     new_messages: int
     new_tickets: int
     errors: dict[str, str]
+    synced_by: str | None = None  # another process on this machine syncs this cache
 
 
 @dataclass

@@ -285,8 +285,10 @@ async def test_app_coalesces_a_burst_of_pushes(imap_account: ImapAccount, tmp_pa
                 await pilot.pause(0.05)
             await pilot.pause(1.0)  # a sync owed to the burst would have ended by now
             assert table.row_count == burst
-            assert len(syncs) == 2, syncs  # the one running, and one afterwards
-            assert [s.new_messages for s in syncs] == [burst, 0]  # none cancelled half way
+            # The first push starts a sync; pushes that come while it runs owe one more
+            # (pushes still queued when it starts are merged into it): never ten.
+            assert 1 <= len(syncs) <= 2, syncs
+            assert [s.new_messages for s in syncs] == [burst, 0][: len(syncs)]  # none cut short
     finally:
         ws.close()
 

@@ -16,7 +16,14 @@ from helpdesk.sync.idle import IdleWatcher
 from helpdesk.sync.service import SyncService
 from helpdesk.sync.team import ActionResult, TeamService
 from helpdesk.themes.builtin import BUILTIN_THEMES, DEFAULT_THEME
-from helpdesk.tui.messages import ActionDone, SyncFinished, SyncProgress, TeamSynced
+from helpdesk.tui.messages import (
+    ActionDone,
+    MailPushed,
+    PushState,
+    SyncFinished,
+    SyncProgress,
+    TeamSynced,
+)
 from helpdesk.tui.screens.queue import QueueScreen
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.status_bar import StatusBar
@@ -76,6 +83,7 @@ class HelpdeskApp(App[int]):
         self._acting = False
         self.idle_watcher: IdleWatcher | None = None
         self._sync_again = False  # IDLE reported mail while a sync was running
+        self.push_state: dict[str, str] = {}  # accounts whose IDLE is in trouble
         self._synced_by: str | None = None  # the process holding the sync lease, if not us
         self._last_message = 0
         # Conflicts from earlier sessions were shown then: only new ones are news.
@@ -106,9 +114,14 @@ class HelpdeskApp(App[int]):
     def _start_push(self) -> None:
         """IDLE, once this app holds the cache's sync lease (its holder alone talks to IMAP)."""
         if self.idle_watcher is None:
+            # Messages, not call_from_thread: a watcher thread never waits for the app, so
+            # a push that comes while the app is closing cannot hold up its exit.
             self.idle_watcher = IdleWatcher(
                 self.ws.settings.accounts.values(),
-                on_change=lambda _account: self.call_from_thread(self.mail_changed),
+                on_change=lambda _account: self.post_message(MailPushed()),
+                on_state=lambda account, state, error: self.post_message(
+                    PushState(account, state, error)
+                ),
             )
             self.idle_watcher.start()
 
@@ -220,6 +233,20 @@ class HelpdeskApp(App[int]):
             return
         self.run_sync()
 
+    def on_mail_pushed(self, _message: MailPushed) -> None:
+        if self.screen_stack:
+            self.mail_changed()
+
+    def on_push_state(self, message: PushState) -> None:
+        if not self.screen_stack:
+            return
+        # Only trouble is news: "idle" is the normal state and says nothing to an agent.
+        if message.error:
+            self.push_state[message.account] = f"push {message.account}: {message.state}"
+        else:
+            self.push_state.pop(message.account, None)
+        self._show_status()
+
     def mail_changed(self) -> None:
         """The server pushed a change: sync now, or once more after the running sync (a
         burst of pushes makes one extra sync, and never cancels the one under way)."""
@@ -324,7 +351,7 @@ class HelpdeskApp(App[int]):
         self._show_status()
 
     def status_text(self) -> str:
-        return f"{self.team_state}  ·  {self.sync_state}"
+        return "  ·  ".join([self.team_state, self.sync_state, *self.push_state.values()])
 
     def _show_status(self) -> None:
         if not self.screen_stack:

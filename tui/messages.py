@@ -27,6 +27,23 @@ class SyncFinished(Message):
 
 
 @dataclass
+class MailPushed(Message):
+    """The server said new mail arrived (IMAP IDLE): sync now."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, MailPushed)
+
+
+@dataclass
+class PushState(Message):
+    """How an account's IDLE connection is doing, for the status line."""
+
+    account: str
+    state: str
+    error: str | None
+
+
+@dataclass
 class CacheChanged(Message):
     """The cache got new data: lists and counts should be read again."""
 

@@ -8,7 +8,7 @@ operation already applied finds its event and changes nothing.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -302,23 +302,40 @@ class LockTable:
 
     # -- claims ------------------------------------------------------------------------------
 
+    def _act(
+        self,
+        actor: str,
+        number: int,
+        op_id: str | None,
+        body: Callable[[Connection, Agent, Any], Outcome],
+        *,
+        holder: str | None = None,
+    ) -> Outcome:
+        """The frame of every action on one ticket, in one write transaction.
+
+        A replayed operation gets its first answer again. An unknown agent or ticket, or a
+        rule that says no (`Denied`, which `body` raises before it writes anything), is
+        refused with who holds the ticket now, and the refusal is remembered for replays.
+        """
+        with self.store.write() as conn:
+            if (earlier := _earlier(conn, op_id, holder=holder)) is not None:
+                return earlier
+            try:
+                return body(conn, _actor(conn, actor), _ticket_row(conn, number))
+            except Denied as why:
+                now_held = conn.execute(
+                    select(_ticket.c.assignee).where(_ticket.c.number == number)
+                ).scalar()
+                return _refuse(conn, op_id, actor, number, str(why), now_held)
+
     def claim(
         self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
     ) -> Outcome:
         """Take a ticket nobody holds: one conditional write, so two agents never both win."""
-        at = at or utc_now()
-        with self.store.write() as conn:
-            if (earlier := _earlier(conn, op_id, holder=actor)) is not None:
-                return earlier
-            try:
-                who = _actor(conn, actor)
-                row = _ticket_row(conn, number)
-                check_claim(who, row.assignee)
-            except Denied as why:
-                holder = conn.execute(
-                    select(_ticket.c.assignee).where(_ticket.c.number == number)
-                ).scalar()
-                return _refuse(conn, op_id, actor, number, str(why), holder)
+        when = at or utc_now()
+
+        def body(conn: Connection, who: Agent, row: Any) -> Outcome:
+            check_claim(who, row.assignee)
             won = conn.execute(
                 update(_ticket)
                 .where(
@@ -338,23 +355,19 @@ class LockTable:
                     kind=EventKind.CLAIMED,
                     new=actor,
                     op_id=op_id,
-                    at=at,
+                    at=when,
                 )
             return Outcome(True, number, holder=actor)
+
+        return self._act(actor, number, op_id, body, holder=actor)
 
     def release(
         self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
     ) -> Outcome:
-        at = at or utc_now()
-        with self.store.write() as conn:
-            if (earlier := _earlier(conn, op_id)) is not None:
-                return earlier
-            try:
-                who = _actor(conn, actor)
-                row = _ticket_row(conn, number)
-                check_release(who, row.assignee)
-            except Denied as why:
-                return _refuse(conn, op_id, actor, number, str(why))
+        when = at or utc_now()
+
+        def body(conn: Connection, who: Agent, row: Any) -> Outcome:
+            check_release(who, row.assignee)
             if row.assignee is None:
                 return Outcome(True, number)
             conn.execute(
@@ -369,9 +382,11 @@ class LockTable:
                 kind=EventKind.RELEASED,
                 old=row.assignee,
                 op_id=op_id,
-                at=at,
+                at=when,
             )
             return Outcome(True, number)
+
+        return self._act(actor, number, op_id, body)
 
     def assign(
         self,
@@ -382,38 +397,26 @@ class LockTable:
         op_id: str | None = None,
         at: datetime | None = None,
     ) -> Outcome:
-        at = at or utc_now()
-        with self.store.write() as conn:
-            if (earlier := _earlier(conn, op_id, holder=target)) is not None:
-                return earlier
-            try:
-                who = _actor(conn, actor)
-                to = _actor(conn, target)
-                row = _ticket_row(conn, number)
-                check_assign(who, row.assignee, to)
-            except Denied as why:
-                holder = conn.execute(
-                    select(_ticket.c.assignee).where(_ticket.c.number == number)
-                ).scalar()
-                return _refuse(conn, op_id, actor, number, str(why), holder)
-            self._move(conn, number, row.assignee, target, actor, EventKind.ASSIGNED, op_id, at)
+        when = at or utc_now()
+
+        def body(conn: Connection, who: Agent, row: Any) -> Outcome:
+            check_assign(who, row.assignee, _actor(conn, target))
+            self._move(conn, number, row.assignee, target, actor, EventKind.ASSIGNED, op_id, when)
             return Outcome(True, number, holder=target)
+
+        return self._act(actor, number, op_id, body, holder=target)
 
     def steal(
         self, actor: str, number: int, *, op_id: str | None = None, at: datetime | None = None
     ) -> Outcome:
-        at = at or utc_now()
-        with self.store.write() as conn:
-            if (earlier := _earlier(conn, op_id, holder=actor)) is not None:
-                return earlier
-            try:
-                who = _actor(conn, actor)
-                check_steal(who)
-                row = _ticket_row(conn, number)
-            except Denied as why:
-                return _refuse(conn, op_id, actor, number, str(why))
-            self._move(conn, number, row.assignee, actor, actor, EventKind.STOLEN, op_id, at)
+        when = at or utc_now()
+
+        def body(conn: Connection, who: Agent, row: Any) -> Outcome:
+            check_steal(who)
+            self._move(conn, number, row.assignee, actor, actor, EventKind.STOLEN, op_id, when)
             return Outcome(True, number, holder=actor)
+
+        return self._act(actor, number, op_id, body, holder=actor)
 
     @staticmethod
     def _move(
@@ -545,14 +548,8 @@ class LockTable:
     ) -> Outcome:
         """Not now: the ticket is not offered to this agent again for a while (and released)."""
         until = utc_now() + timedelta(seconds=seconds)
-        with self.store.write() as conn:
-            if (earlier := _earlier(conn, op_id)) is not None:
-                return earlier
-            try:
-                _actor(conn, actor)
-                row = _ticket_row(conn, number)
-            except Denied as why:
-                return _refuse(conn, op_id, actor, number, str(why))
+
+        def body(conn: Connection, _who: Agent, row: Any) -> Outcome:
             conn.execute(_skip.delete().where(_skip.c.agent == actor, _skip.c.ticket == number))
             conn.execute(
                 insert(_skip),
@@ -576,6 +573,8 @@ class LockTable:
                 at=utc_now(),
             )
             return Outcome(True, number)
+
+        return self._act(actor, number, op_id, body)
 
     # -- notes and fields --------------------------------------------------------------------
 
@@ -619,17 +618,11 @@ class LockTable:
             return Outcome(False, number, f"{field} is not an editable field")
         # An edit's time is the agent's, but never later than now: a client clock running
         # ahead must not win every edit.
-        at = min(at or utc_now(), utc_now())
-        with self.store.write() as conn:
-            if (earlier := _earlier(conn, op_id)) is not None:
-                return earlier
-            try:
-                who = _actor(conn, actor)
-                row = _ticket_row(conn, number)
-                check_edit(who, row.assignee)
-                value = check_field_value(field, value, STATUSES)
-            except Denied as why:
-                return _refuse(conn, op_id, actor, number, str(why))
+        when = min(at or utc_now(), utc_now())
+
+        def body(conn: Connection, who: Agent, row: Any) -> Outcome:
+            check_edit(who, row.assignee)
+            new = check_field_value(field, value, STATUSES)
             old = row._mapping[field]
             old_text = None if old is None else str(old)
             last = conn.execute(
@@ -639,35 +632,27 @@ class LockTable:
                     _event.c.kind == str(EventKind.FIELD),
                 )
             ).scalar()
-            if not edit_wins(at, as_utc(last)):
-                add_event(
-                    conn,
-                    ticket=number,
-                    actor=actor,
-                    kind=EventKind.FIELD_OVERRIDDEN,
-                    field=field,
-                    old=old_text,
-                    new=value,
-                    op_id=op_id,
-                    at=at,
-                )
-                return Outcome(
-                    False, number, f"{field} was changed later by someone else; kept {old_text!r}"
-                )
-            stored: Any = int(value) if field == "priority" and value is not None else value
-            conn.execute(update(_ticket).where(_ticket.c.number == number).values({field: stored}))
+            wins = edit_wins(when, as_utc(last))
             add_event(
                 conn,
                 ticket=number,
                 actor=actor,
-                kind=EventKind.FIELD,
+                kind=EventKind.FIELD if wins else EventKind.FIELD_OVERRIDDEN,
                 field=field,
                 old=old_text,
-                new=value,
+                new=new,
                 op_id=op_id,
-                at=at,
+                at=when,
             )
+            if not wins:
+                return Outcome(
+                    False, number, f"{field} was changed later by someone else; kept {old_text!r}"
+                )
+            stored: Any = int(new) if field == "priority" and new is not None else new
+            conn.execute(update(_ticket).where(_ticket.c.number == number).values({field: stored}))
             return Outcome(True, number)
+
+        return self._act(actor, number, op_id, body)
 
     # -- the reply lock ----------------------------------------------------------------------
 

@@ -110,18 +110,30 @@ def _install_sql(schema: str, database: str, group: str) -> list[str]:
             $$ SELECT pg_has_role(session_user,
                    (SELECT relowner FROM pg_class WHERE oid = 'team_ticket'::regclass),
                    'MEMBER') $$""",
-        f"""CREATE OR REPLACE FUNCTION {s}.helpdesk_ticket_guard() RETURNS trigger
-            LANGUAGE plpgsql SECURITY DEFINER {path} AS $$
+        # Who a guard acts for: NULL for the owner (unrestricted), an error for a database
+        # role that is no agent, else the agent's email. One prelude for every guard.
+        f"""CREATE OR REPLACE FUNCTION {s}.helpdesk_acting_agent() RETURNS TEXT
+            LANGUAGE plpgsql STABLE SECURITY DEFINER {path} AS $$
         DECLARE
             me TEXT;
         BEGIN
             IF helpdesk_unrestricted() THEN
-                RETURN NEW;
+                RETURN NULL;
             END IF;
             me := helpdesk_agent();
             IF me IS NULL THEN
                 RAISE EXCEPTION 'database role % is not mapped to an agent of this team',
                     session_user USING ERRCODE = '42501';
+            END IF;
+            RETURN me;
+        END $$""",
+        f"""CREATE OR REPLACE FUNCTION {s}.helpdesk_ticket_guard() RETURNS trigger
+            LANGUAGE plpgsql SECURITY DEFINER {path} AS $$
+        DECLARE
+            me TEXT := helpdesk_acting_agent();
+        BEGIN
+            IF me IS NULL THEN
+                RETURN NEW;  -- the team's owner (migrations, admin tools)
             END IF;
             IF helpdesk_is_lead(me) THEN
                 RETURN NEW;
@@ -154,15 +166,10 @@ def _install_sql(schema: str, database: str, group: str) -> list[str]:
         f"""CREATE OR REPLACE FUNCTION {s}.helpdesk_agent_guard() RETURNS trigger
             LANGUAGE plpgsql SECURITY DEFINER {path} AS $$
         DECLARE
-            me TEXT;
+            me TEXT := helpdesk_acting_agent();
         BEGIN
-            IF helpdesk_unrestricted() THEN
-                RETURN NEW;
-            END IF;
-            me := helpdesk_agent();
             IF me IS NULL THEN
-                RAISE EXCEPTION 'database role % is not mapped to an agent of this team',
-                    session_user USING ERRCODE = '42501';
+                RETURN NEW;  -- the team's owner (migrations, admin tools)
             END IF;
             IF helpdesk_is_admin(me) THEN
                 RETURN NEW;

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -306,3 +307,45 @@ def test_uid_sets_parse_whatever_the_server_sends() -> None:
     assert parse_sequence_set("") == set()
     assert parse_sequence_set("5,x,:4,6:") == {5}
     assert len(parse_sequence_set("1:100000")) == 100_000
+
+
+async def test_the_app_shows_the_newest_mail_while_a_first_sync_still_runs(
+    mailbox: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpdesk.sync.ingest import Ingestor
+    from helpdesk.tui import app as app_module
+    from helpdesk.tui.app import HelpdeskApp
+    from helpdesk.tui.widgets.ticket_table import TicketTable
+
+    fill(mailbox, 12)  # four batches of three
+    real_ingest = Ingestor.ingest
+
+    def slow_ingest(self: Ingestor, *args: object, **kwargs: object) -> object:
+        time.sleep(0.4)  # a big mailbox: each batch takes a while
+        return real_ingest(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ingestor, "ingest", slow_ingest)
+    monkeypatch.setattr(app_module, "PROGRESS_REFRESH", 0.0)
+    ws = workspace_for(mailbox, tmp_path)
+    service = SyncService(ws)
+    app = HelpdeskApp(ws, sync=service, sync_interval=600)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            table = app.screen.query_one(TicketTable)
+            seen_while_syncing: list[int] = []
+            early: set[str] = set()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and table.row_count < 12:
+                syncing = any(w.group == "imap" and not w.is_finished for w in app.workers)
+                if syncing and table.row_count:
+                    if not seen_while_syncing:
+                        early = {t.subject for t in ws.cache.list_tickets(Queue.ALL, ws.agent)}
+                    seen_while_syncing.append(table.row_count)
+                await pilot.pause(0.05)
+            assert table.row_count == 12
+            # Shown batch by batch before the sync ended, newest first.
+            assert seen_while_syncing and min(seen_while_syncing) < 12
+            assert "Dotaz 11" in early and "Dotaz 0" not in early
+    finally:
+        service.close()
+        ws.close()

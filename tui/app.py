@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -31,6 +32,7 @@ from helpdesk.tui.widgets.status_bar import StatusBar
 SYNC_INTERVAL = 60.0  # seconds between mail polls: other folders, and a safety net for IDLE
 TEAM_SYNC_INTERVAL = 10.0  # seconds between pulls when no change was signalled
 WATCH_SLICE = 1.0  # the watcher wakes this often to notice that the app is closing
+PROGRESS_REFRESH = 2.0  # seconds between redraws of the lists while a sync stores mail
 CACHE_WATCH = 2.0  # seconds between looks for mail stored by the process that syncs for us
 
 
@@ -86,6 +88,7 @@ class HelpdeskApp(App[int]):
         self.push_state: dict[str, str] = {}  # accounts whose IDLE is in trouble
         self._synced_by: str | None = None  # the process holding the sync lease, if not us
         self._last_message = 0
+        self._last_progress_refresh = 0.0
         # Conflicts from earlier sessions were shown then: only new ones are news.
         last = self.team.conflicts()
         self._seen_conflicts = last[-1].pos if last else 0
@@ -322,6 +325,11 @@ class HelpdeskApp(App[int]):
         if not self.screen_stack:
             return
         self.sync_state, self.sync_error = message.text, False
+        # A first sync stores the newest mail first, batch by batch: show it as it comes,
+        # so agents can start long before the whole mailbox is in.
+        if time.monotonic() - self._last_progress_refresh >= PROGRESS_REFRESH:
+            self._last_progress_refresh = time.monotonic()
+            self.refresh_views()
         self._show_status()
 
     def on_sync_finished(self, message: SyncFinished) -> None:

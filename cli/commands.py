@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import json
 import shutil
 import signal
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from helpdesk.cli.output import print_json
 from helpdesk.core.config import Settings
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.search_text import Marked, SearchHit
@@ -100,7 +100,7 @@ def run_sync(args: argparse.Namespace) -> int:
         if report.synced_by is not None:
             print(f"{when} not synced: {report.synced_by} syncs this cache", flush=True)
             return True
-        if service.lease.held and not args.once and not watcher.running:
+        if service.lease.held and not args.once and not watcher.started:
             watcher.start()  # the lease holder alone keeps IDLE connections
         s = report.stats
         print(
@@ -184,7 +184,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if getattr(args, "json", False):
         report = doctor(settings)
-        print(json.dumps(report.to_json(settings.source), indent=2))
+        print_json(report.to_json(settings.source))
     else:
         report = doctor(settings, print)
     return 1 if report.problems else 0
@@ -207,8 +207,7 @@ def run_tickets(args: argparse.Namespace) -> int:
     finally:
         ws.close()
     if args.json:
-        json.dump([_summary_json(t) for t in rows], sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print_json([_summary_json(t) for t in rows])
         return 0
     now = datetime.now(UTC)
     for t in rows:
@@ -262,8 +261,7 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"helpdesk: no ticket #{args.number}", file=sys.stderr)
         return 1
     if args.json:
-        json.dump(detail_json(detail), sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print_json(detail_json(detail))
         return 0
     print_detail(detail)
     return 0
@@ -293,8 +291,7 @@ def run_search(args: argparse.Namespace) -> int:
     finally:
         ws.close()
     if args.json:
-        json.dump([search_hit_json(h) for h in hits], sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print_json([search_hit_json(h) for h in hits])
         return 0
     for h in hits:
         when = f"{h.date:%Y-%m-%d}" if h.date else "?"
@@ -352,8 +349,7 @@ def run_attachments(args: argparse.Namespace) -> int:
     finally:
         ws.close()
     if args.json:
-        json.dump([asdict(a) for a in rows], sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print_json([asdict(a) for a in rows])
         return 0
     if not rows:
         print(f"ticket #{args.number} has no attachments")

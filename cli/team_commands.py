@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from helpdesk.cli.output import print_json
 from helpdesk.storage.locations import load_settings
 from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.team import ActionResult, Offline, TeamService
@@ -63,18 +63,15 @@ def _service(args: argparse.Namespace) -> tuple[Workspace, TeamService]:
 
 def _report(args: argparse.Namespace, result: ActionResult, done: str) -> int:
     if getattr(args, "json", False):
-        json.dump(
+        print_json(
             {
                 "ok": result.ok,
                 "ticket": result.ticket,
                 "queued": result.queued,
                 "message": result.message,
                 "holder": result.holder,
-            },
-            sys.stdout,
-            ensure_ascii=False,
+            }
         )
-        print()
     elif result.ok:
         print(result.message if result.queued else done)
     else:
@@ -96,8 +93,7 @@ def run_next(args: argparse.Namespace) -> int:
 
         out = detail_json(detail) if detail else {"number": result.ticket}
         out["queued"] = result.queued
-        json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print_json(out)
         return 0
     from helpdesk.cli.commands import print_detail
 
@@ -190,8 +186,7 @@ def run_agents(args: argparse.Namespace) -> int:
             }
             for a in loads
         ]
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print_json(rows)
         return 0
     for a in loads:
         away = "away" if a.agent.away else ""

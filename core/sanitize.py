@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["safe_filename", "safe_text"]
+__all__ = ["json_safe", "safe_filename", "safe_text"]
 
 # Escape sequences are removed whole, not just their ESC byte, so that no half-sequence such
 # as "[31m" or "]52;c;..." is left in the text. The 8-bit C1 forms (0x9b CSI, 0x9d OSC, ...)
@@ -105,3 +105,10 @@ def safe_filename(name: str, fallback: str) -> str:
         return cleaned
     cleaned = _clean_filename(fallback or "")
     return cleaned or "attachment"
+
+
+def json_safe(encoded: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with every character a
+    terminal could act on written as a ``\\uXXXX`` escape: the same JSON for a program, and
+    harmless when a person prints it. (The encoder already escapes C0 controls.)"""
+    return _UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)

@@ -503,8 +503,12 @@ class LockTable:
         """Pick the best waiting ticket and claim it, in one statement."""
         now = utc_now()
         # On PostgreSQL one statement takes the write turn, claims and records the event.
+        # A replay takes the turn first, so that two replays of one operation cannot both
+        # miss its earlier answer. (The statement's snapshot predates its wait for the turn:
+        # a presence row committed in those milliseconds is not seen; the claim itself is
+        # still re-checked on the row.)
         one_statement = self.store.engine.dialect.name == "postgresql"
-        with self.store.write(gated=not one_statement) as conn:
+        with self.store.write(gated=not one_statement or op_id is not None) as conn:
             if (earlier := _earlier(conn, op_id, holder=actor)) is not None:
                 return earlier
             deps = None

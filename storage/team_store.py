@@ -99,7 +99,7 @@ MIGRATIONS: list[Migration] = [_schema_2]
 CHANGES_CHANNEL = "helpdesk_team"
 _WRITE_LOCK = 0x6864_7772  # the advisory lock key of team writes ("hdwr")
 _CHECKPOINT_EVERY = 64  # writes of one client between its checkpoints of a SQLite store
-_TURN_GAP = 0.0003  # seconds a SQLite writer steps back after its own turn (see _sqlite_turn)
+_TURN_GAP = 0.0003  # seconds a SQLite writer steps back after its own turn (see _file_turn)
 _CHUNK = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
 
 
@@ -156,7 +156,9 @@ class TeamStore:
         self._lock_path = f"{database}.writelock" if sqlite_file else None
         self._writes_since_checkpoint = 0
         self._checkpoint_due = threading.Event()
+        self._checkpoint_lock = threading.Lock()
         self._checkpointer: threading.Thread | None = None
+        self._closing = False
         self._last_turn_end = 0.0
         if sqlite_file:
             _checkpoint_outside_turns(self.engine)
@@ -173,10 +175,16 @@ class TeamStore:
     def close(self) -> None:
         if self._listener is not None:
             self._listener.close()
-        if self._lock_path is not None and (
-            self._writes_since_checkpoint or self._checkpointer is not None
-        ):
-            self._checkpoint()
+        if self._lock_path is not None:
+            with self._checkpoint_lock:
+                thread, self._checkpointer = self._checkpointer, None
+                pending = self._writes_since_checkpoint or thread is not None
+            if thread is not None:
+                self._closing = True
+                self._checkpoint_due.set()
+                thread.join(timeout=10)
+            if pending:
+                self._checkpoint()
         self.engine.dispose()
 
     @contextmanager
@@ -187,27 +195,40 @@ class TeamStore:
         `gated=False` is for a PostgreSQL statement that takes the turn itself (`write_gate`),
         which saves a round trip while every other writer waits.
         """
-        # The connection is taken from the pool before our turn, so the turn is only the
-        # transaction itself.
-        with self._writer.connect() as conn, self._sqlite_turn(), conn.begin():
+        # Our threads queue before taking a pooled connection (so that a queue of them cannot
+        # drain the pool); the connection is then taken before the file turn, so that the
+        # turn lasts only as long as the transaction.
+        with (
+            self._thread_turn(),
+            self._writer.connect() as conn,
+            self._file_turn(),
+            conn.begin(),
+        ):
             if gated and conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
             yield conn
         if self._lock_path is not None:
+            self._count_write()
+
+    def _count_write(self) -> None:
+        with self._checkpoint_lock:
             self._writes_since_checkpoint += 1
-            if self._writes_since_checkpoint >= _CHECKPOINT_EVERY:
-                self._writes_since_checkpoint = 0
-                self._checkpoint_due.set()
-                if self._checkpointer is None:
-                    self._checkpointer = threading.Thread(
-                        target=self._checkpoint_loop, name="team-checkpoint", daemon=True
-                    )
-                    self._checkpointer.start()
+            if self._writes_since_checkpoint < _CHECKPOINT_EVERY:
+                return
+            self._writes_since_checkpoint = 0
+            if self._checkpointer is None:
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="team-checkpoint", daemon=True
+                )
+                self._checkpointer.start()
+        self._checkpoint_due.set()
 
     def _checkpoint_loop(self) -> None:
         while True:
             self._checkpoint_due.wait()
             self._checkpoint_due.clear()
+            if self._closing:
+                return
             self._checkpoint()
 
     def _checkpoint(self) -> None:
@@ -261,8 +282,12 @@ class TeamStore:
             return True
         return False
 
+    def _thread_turn(self) -> contextlib.AbstractContextManager[object]:
+        """Threads of this process writing a SQLite store take turns here first."""
+        return self._thread_lock if self._lock_path is not None else contextlib.nullcontext()
+
     @contextmanager
-    def _sqlite_turn(self) -> Iterator[None]:
+    def _file_turn(self) -> Iterator[None]:
         """Wait for our turn to write a SQLite team store on a lock file.
 
         SQLite's own busy handler polls with sleeps of up to 100 ms, which adds that much to a
@@ -272,20 +297,19 @@ class TeamStore:
         if self._lock_path is None:
             yield
             return
-        with self._thread_lock:
-            # A file lock is not handed over in order: the writer that just let go, still
-            # on the CPU, would take it again before the waiters it woke get to run, and
-            # under load one agent would wait for many turns of another. Stepping back for a
-            # moment after a turn of our own lets the woken waiter in first.
-            if time.monotonic() - self._last_turn_end < _TURN_GAP:
-                time.sleep(_TURN_GAP)
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)  # closing drops the lock
-                self._last_turn_end = time.monotonic()
+        # A file lock is not handed over in order: the writer that just let go, still on
+        # the CPU, would take it again before the waiters it woke get to run, and under load
+        # one agent would wait for many turns of another. Stepping back for a moment after a
+        # turn of our own lets the woken waiter in first.
+        if time.monotonic() - self._last_turn_end < _TURN_GAP:
+            time.sleep(_TURN_GAP)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
+            self._last_turn_end = time.monotonic()
 
     @property
     def secret(self) -> bytes:

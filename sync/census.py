@@ -9,15 +9,12 @@ nobody deletes from.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field, replace
 
-from imapclient import IMAPClient
-
 from helpdesk.core.config import AccountSettings
 from helpdesk.storage.census_queries import StoredFolder
-from helpdesk.sync.imap import connect, watched_folders
+from helpdesk.sync.imap import close_quietly, connect, watched_folders
 from helpdesk.sync.uid_search import folder_uids
 
 
@@ -60,18 +57,9 @@ def take_census(account: AccountSettings, password: str) -> ServerCensus:
                 uids=folder_uids(client, int(info.get(b"EXISTS", 0)), esearch=census.esearch),
             )
     finally:
-        _logout(client)
+        close_quietly(client)
     census.seconds = time.perf_counter() - began
     return census
-
-
-def _logout(client: IMAPClient) -> None:
-    # Best effort: the answer is read already, the connection may be gone.
-    try:
-        client.logout()
-    except Exception:
-        with contextlib.suppress(Exception):
-            client.shutdown()
 
 
 @dataclass(frozen=True, slots=True)

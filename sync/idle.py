@@ -24,8 +24,8 @@ from typing import Any
 from imapclient import IMAPClient
 
 from helpdesk.core.config import AccountSettings
-from helpdesk.core.sanitize import safe_text
 from helpdesk.sync.credentials import get_password
+from helpdesk.sync.faults import describe_fault
 from helpdesk.sync.imap import connect
 
 __all__ = [
@@ -73,9 +73,8 @@ def backoff_delay(
 
 
 def _error_text(exc: BaseException) -> str:
-    # Server text is untrusted and ends up on a status line: one clean, short line.
-    text = safe_text(f"{type(exc).__name__}: {exc}").replace("\n", " ").strip()
-    return text[:300]
+    # The sync's own words for the same faults; one line for a status line.
+    return describe_fault(exc).replace("\n", " ").strip()[:300]
 
 
 def _is_change(response: Any) -> bool:
@@ -146,6 +145,10 @@ class IdleWatcher:
         self.renewals = 0  # IDLE commands renewed, in all accounts
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @property
+    def started(self) -> bool:
+        return bool(self._threads)
 
     @property
     def running(self) -> bool:

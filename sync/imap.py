@@ -27,7 +27,7 @@ from helpdesk.storage.cache import Cache, FolderMark, MailboxState
 from helpdesk.storage.folder_state import flag_string, forget_uids, set_flags, stored_uids
 from helpdesk.sync.ingest import Incoming, Ingestor, IngestStats
 from helpdesk.sync.parse_pool import ParsePool
-from helpdesk.sync.uid_search import folder_uids, parse_sequence_set
+from helpdesk.sync.uid_search import folder_uids, parse_ranges, within
 
 FETCH_ITEMS = [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"BODY.PEEK[]"]
 MAX_BATCH_BYTES = 20 * 1024 * 1024
@@ -70,12 +70,12 @@ def connect(imap: ImapSettings, password: str) -> IMAPClient:
             client.starttls(context)
         client.login(imap.user, password)
     except BaseException:
-        _close(client)
+        close_quietly(client)
         raise
     return client
 
 
-def _close(client: IMAPClient) -> None:
+def close_quietly(client: IMAPClient) -> None:
     # Closing is best effort: the connection may already be gone.
     try:
         client.logout()
@@ -170,7 +170,7 @@ class ImapFetcher:
                     raise FolderMissing(self.account.name, folder)
                 stats.add(self._sync_folder(client, features, folder, progress, cancelled))
         finally:
-            _close(client)
+            close_quietly(client)
         return stats
 
     def _sync_folder(
@@ -192,8 +192,20 @@ class ImapFetcher:
                 box = self.cache.mailbox(self.account.name, folder)
             # Changes to known mail first: they are cheap, and a flag or a deletion made in
             # another client should not wait behind a long first download.
+            # A first sync stopped half way left messages whose flags or presence may have
+            # changed since, below any mod-sequence we could ask about: compare them all
+            # once the folder is complete.
+            resuming = box.uidnext is None and bool(stored_uids(self.cache, box.id))
             stats = self._sync_changes(client, features, box, folder, info)
             stats.add(self._fetch_new(client, box, folder, info, progress, cancelled))
+            if resuming and not cancelled():
+                done_box = self.cache.mailbox(self.account.name, folder)
+                if done_box.uidnext is not None:
+                    stats.add(
+                        self._sync_changes(
+                            client, features, done_box, folder, info, force_full=True
+                        )
+                    )
         except Exception as exc:
             self.cache.save_mailbox(
                 box.id, last_error=safe_text(f"{type(exc).__name__}: {exc}")[:500]
@@ -215,12 +227,15 @@ class ImapFetcher:
         box: MailboxState,
         folder: str,
         info: dict[bytes, Any],
+        *,
+        force_full: bool = False,
     ) -> IngestStats:
         """Flags changed and messages gone since the last sync, among the UIDs already stored.
 
         QRESYNC names both (CHANGEDSINCE + VANISHED); CONDSTORE names changed flags, and a
         comparison of UID lists finds deletions; a server with neither gets both from the
-        comparison, which is therefore made only every `full_check` seconds.
+        comparison. The comparison is costly, so it runs every `full_check` seconds, or when
+        nothing else can be trusted (`force_full`, or no mod-sequence stored yet).
         """
         stats = IngestStats()
         known_below = box.uidnext or 1
@@ -233,31 +248,34 @@ class ImapFetcher:
         span = f"1:{known_below - 1}"
         modseq = info.get(b"HIGHESTMODSEQ")
         # A folder without mod-sequences (NOMODSEQ) is treated as a server without CONDSTORE.
-        since = box.highestmodseq if features.condstore and isinstance(modseq, int) else None
-        full_check_due = (
-            time.monotonic() - self.checked_at.get(key, -math.inf) >= self.imap.full_check
+        has_modseq = features.condstore and isinstance(modseq, int)
+        since = box.highestmodseq if has_modseq else None
+        full = (
+            force_full
+            or (has_modseq and since is None)
+            or time.monotonic() - self.checked_at.get(key, -math.inf) >= self.imap.full_check
         )
+        if not full and (since is None or modseq == since):
+            return stats  # nothing changed (CONDSTORE), or nothing to learn until the timer
         flags: dict[int, str] = {}
         vanished: set[int] = set()
-        if since is not None and modseq == since and not full_check_due:
-            return stats  # nothing at all changed in the folder
-        if since is not None:
+        if full:
+            exists = int(info.get(b"EXISTS", 0))
+            on_server = folder_uids(client, exists, esearch=features.esearch)
+            missing = stored_uids(self.cache, box.id, below=known_below) - on_server
+            vanished = _confirm_gone(client, missing)
+            fetched, _ = _uid_fetch(client, span, [b"FLAGS"], [])
+            self.checked_at[key] = time.monotonic()
+        else:
             fetched, gone = _uid_fetch(
                 client,
                 span,
                 [b"FLAGS"],
                 [f"CHANGEDSINCE {since}", *(["VANISHED"] if features.qresync else [])],
             )
-            flags = {uid: flag_string(d.get(b"FLAGS", ())) for uid, d in fetched.items()}
-            vanished = gone
-        if full_check_due or (since is None and not features.condstore):
-            exists = int(info.get(b"EXISTS", 0))
-            on_server = folder_uids(client, exists, esearch=features.esearch)
-            vanished |= stored_uids(self.cache, box.id, below=known_below) - on_server
-            if since is None:
-                fetched, _ = _uid_fetch(client, span, [b"FLAGS"], [])
-                flags = {uid: flag_string(d.get(b"FLAGS", ())) for uid, d in fetched.items()}
-            self.checked_at[key] = time.monotonic()
+            if gone:
+                vanished = within(gone, stored_uids(self.cache, box.id, below=known_below))
+        flags = {uid: flag_string(d.get(b"FLAGS", ())) for uid, d in fetched.items()}
         stats.flags_changed = set_flags(self.cache, box.id, flags)
         stats.vanished = forget_uids(self.cache, box.id, vanished) if vanished else 0
         return stats
@@ -373,7 +391,12 @@ class _Pending:
 
     def store(self, ingestor: Ingestor) -> IngestStats:
         t0 = time.perf_counter()
-        parsed = self.parsing.result() if self.parsing is not None else None
+        parsed: list[ParsedMessage] | None = None
+        if self.parsing is not None:
+            try:
+                parsed = self.parsing.result()
+            except Exception:  # a pool worker died (out of memory?): parse here instead
+                parsed = None
         waited = time.perf_counter() - t0
         stats = ingestor.ingest(self.batch, mark=self.mark, parsed=parsed)
         if parsed is not None:
@@ -381,9 +404,19 @@ class _Pending:
         return stats
 
 
+def _confirm_gone(client: IMAPClient, candidates: set[int]) -> set[int]:
+    """The candidates the server really no longer has. A UID list read in slices of message
+    numbers can miss one that another client's expunge shifted across a slice edge; asking
+    for the UIDs themselves cannot."""
+    gone = set(candidates)
+    for chunk in _chunks(sorted(candidates), SIZE_QUERY):
+        gone -= set(client.fetch(chunk, [b"UID"]))
+    return gone
+
+
 def _uid_fetch(
     client: IMAPClient, span: str, items: list[bytes], modifiers: list[str]
-) -> tuple[dict[int, dict[bytes, Any]], set[int]]:
+) -> tuple[dict[int, dict[bytes, Any]], list[tuple[int, int]]]:
     """UID FETCH over a range, with CONDSTORE/QRESYNC modifiers; returns (answers, vanished).
 
     IMAPClient's `fetch` takes only lists of numbers (a range string fails in its result
@@ -400,10 +433,10 @@ def _uid_fetch(
         raise IMAPClient.Error(f"UID FETCH failed: {safe_text(repr(data))[:200]}")
     typ, data = imap._untagged_response(typ, data, "FETCH")
     answers = parse_fetch_response(data, client.normalise_times, True)
-    vanished: set[int] = set()
+    vanished: list[tuple[int, int]] = []
     for line in imap.untagged_responses.pop("VANISHED", None) or []:
         text = line.decode("ascii", "replace") if isinstance(line, bytes) else str(line)
-        vanished |= parse_sequence_set(text.replace("(EARLIER)", "").strip())
+        vanished += parse_ranges(text.replace("(EARLIER)", "").strip())
     return {uid: dict(d) for uid, d in answers.items() if isinstance(uid, int)}, vanished
 
 
@@ -412,18 +445,3 @@ class FolderMissing(Exception):
         super().__init__(f"account {account}: folder {folder!r} does not exist on the server")
         self.account = account
         self.folder = folder
-
-
-def server_counts(account: AccountSettings, password: str) -> dict[str, int]:
-    """Messages per watched folder on the server, for doctor."""
-    assert account.imap is not None
-    client = connect(account.imap, password)
-    try:
-        out: dict[str, int] = {}
-        existing = {f[2] for f in client.list_folders()}
-        for folder in watched_folders(account.imap):
-            if folder in existing:
-                out[folder] = int(client.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])
-        return out
-    finally:
-        _close(client)

@@ -30,6 +30,10 @@ class ParsePool:
         self._executor: ProcessPoolExecutor | None = None
 
     def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is not None and getattr(self._executor, "_broken", False):
+            # A worker died (killed for memory?): the executor is spent; start a new one.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
         if self._executor is None:
             # Not fork: the app and the service have threads (workers, schedulers), and a
             # forked child could inherit a lock some other thread held at that moment.

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from helpdesk.storage.blobs import remove_orphans
 from helpdesk.storage.sync_lease import SyncLease
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.credentials import get_password
@@ -44,6 +45,7 @@ class SyncService:
         self.lease = SyncLease(ws.cache.path, holder)
         self._checked_at: dict[str, float] = {}  # per "account/folder": see ImapFetcher
         self._pool = ParsePool()
+        self._swept = False
 
     def close(self) -> None:
         self._pool.close()
@@ -63,6 +65,11 @@ class SyncService:
             # Someone else on this machine keeps this cache current; we only read it.
             report.synced_by = self.lease.current_holder() or "another process"
             return report
+        if not self._swept:
+            # Blobs of ingest transactions that never committed (a crash between the two):
+            # only the lease holder stores mail from the server, so none is in flight here.
+            self._swept = True
+            remove_orphans(self.ws.cache.blobs, self.ws.cache.engine)
         for account in self.ws.settings.accounts.values():
             if account.imap is None:
                 continue

@@ -8,6 +8,7 @@ nobody deletes from. The sync's periodic comparison and `helpdesk doctor` both u
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 
 from imapclient import IMAPClient
@@ -16,22 +17,46 @@ from imapclient import IMAPClient
 SEARCH_SLICE = 50_000
 
 
-def parse_sequence_set(text: bytes | str) -> set[int]:
-    """`1:3,7,9:8` -> {1, 2, 3, 7, 8, 9}; a malformed item is skipped, never fatal (it is
-    server text)."""
+def parse_ranges(text: bytes | str) -> list[tuple[int, int]]:
+    """`1:3,7,9:8` -> [(1, 3), (7, 7), (8, 9)]; a malformed item is skipped, never fatal (it
+    is server text). Ranges, not numbers: a server may name `1:4294967295`."""
     if isinstance(text, bytes):
         text = text.decode("ascii", "replace")
-    out: set[int] = set()
+    out: list[tuple[int, int]] = []
     for part in text.split(","):
         first, sep, last = part.strip().partition(":")
         if not first.isdigit() or (sep and not last.isdigit()):
             continue
         a, b = int(first), int(last or first)
-        out.update(range(min(a, b), max(a, b) + 1))
+        out.append((min(a, b), max(a, b)))
     return out
 
 
-def _esearch_all(lines: Iterable[bytes | None]) -> set[int]:
+def parse_sequence_set(text: bytes | str, *, limit: int = 10_000_000) -> set[int]:
+    """The numbers of a sequence set; more than `limit` of them is a server fault."""
+    ranges = parse_ranges(text)
+    if sum(b - a + 1 for a, b in ranges) > limit:
+        raise ValueError(f"the server named more than {limit} messages where it has fewer")
+    return {n for a, b in ranges for n in range(a, b + 1)}
+
+
+def within(ranges: Iterable[tuple[int, int]], numbers: Iterable[int]) -> set[int]:
+    """The numbers that fall in any of the ranges (without expanding the ranges)."""
+    spans = sorted(ranges)
+    starts = [a for a, _ in spans]
+    # Merged ends: the furthest any range starting at or before this one reaches.
+    reach: list[int] = []
+    for _, b in spans:
+        reach.append(max(b, reach[-1]) if reach else b)
+    out: set[int] = set()
+    for n in numbers:
+        i = bisect.bisect_right(starts, n) - 1
+        if i >= 0 and reach[i] >= n:
+            out.add(n)
+    return out
+
+
+def _esearch_all(lines: Iterable[bytes | None], *, limit: int = SEARCH_SLICE) -> set[int]:
     """UIDs of `* ESEARCH (TAG "x") UID ALL 1:3,5`; no ALL item means no match."""
     out: set[int] = set()
     for line in lines:
@@ -43,7 +68,7 @@ def _esearch_all(lines: Iterable[bytes | None]) -> set[int]:
         words = line.split()
         for i, word in enumerate(words[:-1]):
             if word.upper() == b"ALL":
-                out |= parse_sequence_set(words[i + 1])
+                out |= parse_sequence_set(words[i + 1], limit=limit)
     return out
 
 

@@ -77,7 +77,11 @@ def sync_with(ws: Workspace, features: ServerFeatures, checked_at: dict[str, flo
     original = ServerFeatures.of
 
     def pretend(client: IMAPClient) -> ServerFeatures:
-        original(client)  # still ENABLE what the server has
+        # Enable only what the pretended server has, so Dovecot answers like one.
+        if features.qresync:
+            original(client)
+        elif features.condstore:
+            client.enable("CONDSTORE")
         return features
 
     with pytest.MonkeyPatch.context() as mp:

@@ -95,3 +95,16 @@ def test_safe_text_properties(text: str) -> None:
     assert "\x1b" not in out and "\r" not in out
     assert all(c in "\n\t" or not (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F) for c in out)
     assert safe_text(out) == out
+
+
+def test_json_output_escapes_what_a_terminal_would_act_on() -> None:
+    import json
+
+    from helpdesk.core.sanitize import json_safe
+
+    data = {"subject": "Objednávka \x9b31m\u202egpj.exe\x7f", "name": "Žluťoučký kůň"}
+    text = json_safe(json.dumps(data, ensure_ascii=False))
+    assert not any(c in text for c in "\x9b\u202e\x7f\x1b")
+    assert "\\u009b" in text and "\\u202e" in text
+    assert "Žluťoučký kůň" in text  # accents stay readable
+    assert json.loads(text) == data  # the same JSON for a program

@@ -103,7 +103,7 @@ class HelpdeskApp(App[int]):
             if self.sync.lease.try_take():
                 self._start_push()  # before the first sync: nothing arrives unseen between
             self.run_sync()
-            self.set_interval(self.sync_interval, self.run_sync)
+            self.set_interval(self.sync_interval, self._poll)
             self.set_interval(CACHE_WATCH, self._watch_cache)
         self.run_team_sync()
         self.set_interval(self.team_interval, self.run_team_sync)
@@ -234,7 +234,13 @@ class HelpdeskApp(App[int]):
         if self.sync is None:
             self.notify("No mail account is configured: see helpdesk.toml", severity="warning")
             return
-        self.run_sync()
+        self.mail_changed()  # at once, or right after the sync under way
+
+    def _poll(self) -> None:
+        # A sync still running (a long first one) is left alone: starting another would
+        # cancel it and fetch the same batches twice.
+        if not any(w.group == "imap" and not w.is_finished for w in self.workers):
+            self.run_sync()
 
     def on_mail_pushed(self, _message: MailPushed) -> None:
         if self.screen_stack:

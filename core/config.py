@@ -18,7 +18,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .workflow import DEFAULT_WORKFLOW, WorkflowSettings
+
+if TYPE_CHECKING:
+    from .rules import Rule
 
 __all__ = [
     "AccountSettings",
@@ -117,6 +122,9 @@ class Settings:
     accounts: dict[str, AccountSettings]
     source: str | None
     attachments: AttachmentSettings = AttachmentSettings()
+    # statuses, priorities, business hours, [tickets] (core.workflow_config)
+    workflow: WorkflowSettings = DEFAULT_WORKFLOW
+    rules: tuple[Rule, ...] = ()  # [[rules]], in file order (core.rules_config)
 
 
 def with_agent(settings: Settings, name: str, email: str) -> Settings:
@@ -485,7 +493,8 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------
 # The shape of the file
 
-_TOP_KEYS = ("agent", "team", "cache", "accounts", "attachments")
+_TOP_KEYS = ("agent", "team", "cache", "accounts", "attachments", "rules")
+_TOP_KEYS_WORKFLOW = ("statuses", "priorities", "business_hours", "tickets")  # workflow_config
 _AGENT_KEYS = ("name", "email")
 _TEAM_KEYS = ("name", "store", "addresses", "subject_tag", "next_order", "next_departments_only")
 _NEXT_ORDER_KEYS = ("sla", "priority", "oldest")
@@ -584,11 +593,13 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
         raise _syntax_error(source, text, err) from None
 
     r = _Reader(text)
-    top = r.table(data, (), _TOP_KEYS) or {}
+    top = r.table(data, (), (*_TOP_KEYS, *_TOP_KEYS_WORKFLOW)) or {}
 
     agent = _read_agent(r, top.get("agent", {}), default_agent)
     cache = _read_cache(r, top.get("cache", {}))
     attachments = _read_attachments(r, top.get("attachments", {}))
+    rules = _read_rules(r, top.get("rules", []), text)
+    workflow = _read_workflow(r, top, text)
     accounts = _read_accounts(r, top.get("accounts", {}))
     team = _read_team(r, top.get("team", {}), accounts)
 
@@ -603,7 +614,25 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
         accounts=accounts,
         source=source,
         attachments=attachments,
+        rules=rules,
+        workflow=workflow,
     )
+
+
+def _read_workflow(r: _Reader, top: Mapping[str, Any], text: str) -> WorkflowSettings:
+    # Imported here: workflow_config builds on this module's reader.
+    from .workflow_config import read_workflow
+
+    return read_workflow(r, top, text)
+
+
+def _read_rules(r: _Reader, value: object, text: str) -> tuple[Rule, ...]:
+    # Imported here: rules_config builds on this module's ConfigProblem.
+    from .rules_config import read_rules
+
+    rules, problems = read_rules(value, text)
+    r.problems.extend(problems)
+    return rules
 
 
 def _read_agent(r: _Reader, value: object, default: tuple[str, str]) -> AgentSettings:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from helpdesk.core import config as config_module
 from helpdesk.core.config import (
     AccountSettings,
     AgentSettings,
@@ -27,7 +28,19 @@ from helpdesk.core.config import (
     parse_config,
     with_agent,
 )
+from helpdesk.core.workflow import (
+    BusinessHoursSettings,
+    SlaTargets,
+    StatusDefinition,
+    TicketSettings,
+)
 from helpdesk.storage import locations
+
+# Top-level sections grow as features are added (some are listed by their own module).
+TOP_KEYS = (
+    *config_module._TOP_KEYS,
+    *getattr(config_module, "_TOP_KEYS_WORKFLOW", ()),
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "helpdesk.toml"
 AGENT = ("Default Agent", "agent@host.example")
@@ -87,6 +100,10 @@ def test_example_parses_with_the_documented_values() -> None:
         ("attachments", AttachmentSettings),
         ("accounts.support.imap", ImapSettings),
         ("accounts.support.smtp", SmtpSettings),
+        ("[statuses]", StatusDefinition),  # the first [[statuses]] table
+        ("priorities.normal", SlaTargets),
+        ("business_hours", BusinessHoursSettings),
+        ("tickets", TicketSettings),
     ],
 )
 def test_example_shows_every_key(table: str, cls: type) -> None:
@@ -99,7 +116,10 @@ def test_example_shows_every_key(table: str, cls: type) -> None:
 def test_example_commented_keys_parse_when_enabled() -> None:
     # The commented-out lines must be valid too, or copying them would break a config.
     text = EXAMPLE.read_text(encoding="utf-8")
-    enabled = re.sub(r"^# (\w+ = )", r"\1", text, flags=re.M)
+    # The rule examples close the file; their lines (tables, keys, array lines) go on whole.
+    head, marker, rules = text.partition("# [[rules]]")
+    rules = re.sub(r"^# (?=\[\[rules\]\]|\w+ = |\s+\{|\]$)", "", marker + rules, flags=re.M)
+    enabled = re.sub(r"^# (\w+ = )", r"\1", head, flags=re.M) + rules
     # two alternative store lines: keep the first
     enabled = enabled.replace('store = "sqlite:///~', '# store = "sqlite:///~', 1)
     settings = parse(enabled)
@@ -108,6 +128,23 @@ def test_example_commented_keys_parse_when_enabled() -> None:
     imap = settings.accounts["support"].imap
     assert imap is not None
     assert imap.password_command == "cat /run/secrets/helpdesk-support"
+    assert [r.name for r in settings.rules] == [
+        "Supplier to purchasing",
+        "Order replies to support",
+        "Orders to the warehouse",
+        "Urgent after hours",
+        "Newsletters",
+    ]
+
+
+def test_example_rules_show_every_rule_key_and_are_off() -> None:
+    from helpdesk.core.rules_config import RULE_KEYS
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert parse(text).rules == ()  # examples only: a copied file routes nothing by surprise
+    section = text.split("# [[rules]]", 1)[1]
+    for key in RULE_KEYS:
+        assert re.search(rf"^# {key} = ", section, re.M), f"rules.{key} not shown"
 
 
 # ------------------------------------------------------------------------------------------
@@ -253,7 +290,7 @@ def test_settings_are_frozen_and_with_agent_replaces_only_the_agent() -> None:
             "colour = 'red'\n",
             "colour",
             1,
-            "one of: agent, team, cache, accounts, attachments",
+            "one of: " + ", ".join(TOP_KEYS),
             "unknown key",
             id="unknown top-level key",
         ),

@@ -23,7 +23,7 @@ from imapclient.response_parser import parse_fetch_response
 from helpdesk.core.config import AccountSettings, ImapSettings, TlsMode
 from helpdesk.core.message import ParsedMessage
 from helpdesk.core.sanitize import safe_text
-from helpdesk.storage.cache import Cache, FolderMark, MailboxState
+from helpdesk.storage.cache import Cache, FolderMark, MailboxState, PackedRaw
 from helpdesk.storage.folder_state import flag_string, forget_uids, set_flags, stored_uids
 from helpdesk.sync.ingest import Incoming, Ingestor, IngestStats
 from helpdesk.sync.parse_pool import ParsePool
@@ -313,7 +313,7 @@ class ImapFetcher:
                 # Newest first means the folder is only known complete at the end; until
                 # then the stored locations say what is there (see `todo`).
                 mark = None if first_sync else FolderMark(box.id, uidvalidity, chunk[-1] + 1)
-                job = _Pending(batch, mark, pool.submit(batch) if pool else None)
+                job = _Pending(batch, mark, pool.submit(batch, self.cache) if pool else None)
                 if pending is not None:  # stored while the pool parses the next batch
                     stats.add(pending.store(self.ingestor))
                 pending = job
@@ -387,20 +387,26 @@ class _Pending:
 
     batch: list[Incoming]
     mark: FolderMark | None
-    parsing: Future[list[ParsedMessage]] | None
+    preparing: Future[list[tuple[ParsedMessage, PackedRaw]]] | None
 
     def store(self, ingestor: Ingestor) -> IngestStats:
         t0 = time.perf_counter()
-        parsed: list[ParsedMessage] | None = None
-        if self.parsing is not None:
+        prepared: list[tuple[ParsedMessage, PackedRaw]] | None = None
+        if self.preparing is not None:
             try:
-                parsed = self.parsing.result()
-            except Exception:  # a pool worker died (out of memory?): parse here instead
-                parsed = None
+                prepared = self.preparing.result()
+            except Exception:  # a pool worker died (out of memory?): do it here instead
+                prepared = None
         waited = time.perf_counter() - t0
-        stats = ingestor.ingest(self.batch, mark=self.mark, parsed=parsed)
-        if parsed is not None:
-            stats.parse_s += waited  # the part of the parse the download did not hide
+        if prepared is None:
+            return ingestor.ingest(self.batch, mark=self.mark)
+        stats = ingestor.ingest(
+            self.batch,
+            mark=self.mark,
+            parsed=[m for m, _ in prepared],
+            packed=[p for _, p in prepared],
+        )
+        stats.parse_s += waited  # the part of the pool's work the download did not hide
         return stats
 
 

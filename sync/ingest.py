@@ -21,7 +21,7 @@ from helpdesk.core.identity import find_subject_tag, verify_message_id
 from helpdesk.core.mailparse import parse_message
 from helpdesk.core.message import Address, ParsedMessage
 from helpdesk.core.sanitize import safe_text
-from helpdesk.storage.cache import Cache, FolderMark
+from helpdesk.storage.cache import Cache, FolderMark, PackedRaw
 from helpdesk.storage.team_store import Registration, TeamStore
 
 
@@ -109,9 +109,11 @@ class Ingestor:
         *,
         mark: FolderMark | None = None,
         parsed: Sequence[ParsedMessage] | None = None,
+        packed: Sequence[PackedRaw] | None = None,
     ) -> IngestStats:
         """Store a batch; `mark` records, in the same transaction, how far a folder was read.
-        `parsed` holds the batch already parsed (elsewhere, in parallel), in batch order."""
+        `parsed` and `packed` hold the batch already parsed and its raw copies packed
+        (elsewhere, in parallel), in batch order."""
         stats = IngestStats(seen=len(batch))
         now = datetime.now(UTC)
         clock = time.perf_counter()
@@ -137,7 +139,8 @@ class Ingestor:
         states = self.team.ticket_states({r.ticket for r in results})
         stats.register_s = time.perf_counter() - clock
         clock = time.perf_counter()
-        packed = {id(inc): self.cache.pack_raw(inc.raw) for inc, _ in todo}
+        ready = {id(inc): p for inc, p in zip(batch, packed, strict=True)} if packed else {}
+        kept = {id(inc): ready.get(id(inc)) or self.cache.pack_raw(inc.raw) for inc, _ in todo}
 
         with self.cache.begin_write() as conn:
             # Another writer of this cache may have stored some of these meanwhile.
@@ -176,7 +179,7 @@ class Ingestor:
                 (m.message_id, m.dedupe_key): pk for pk, (_, m) in zip(pks, new, strict=True)
             }
             self.cache.insert_raw(
-                conn, [(pk, packed[id(inc)]) for pk, (inc, _) in zip(pks, new, strict=True)]
+                conn, [(pk, kept[id(inc)]) for pk, (inc, _) in zip(pks, new, strict=True)]
             )
             self.cache.insert_attachments(
                 conn,

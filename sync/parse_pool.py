@@ -12,16 +12,28 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 
 from helpdesk.core.message import ParsedMessage
+from helpdesk.storage.blobs import BlobStore
+from helpdesk.storage.cache import Cache, PackedRaw, pack_raw
 from helpdesk.sync.ingest import Incoming, parse_incoming
 
 # A slice of a batch per worker task: small enough to spread a batch over every worker.
 _SLICE = 25
 
 
-def _parse_slice(batch: Sequence[Incoming]) -> list[ParsedMessage]:
-    return [parse_incoming(inc) for inc in batch]
+# A worker's blob store, made once per process (it only creates folders on first use).
+_stores: dict[Path, BlobStore] = {}
+
+
+def _prepare_slice(
+    batch: Sequence[Incoming], blob_root: Path, limit: int
+) -> list[tuple[ParsedMessage, PackedRaw]]:
+    """Parse and pack (compress, or write big ones to the blob store): the CPU work of
+    storing a message that needs no lock, done here so the main process only writes."""
+    blobs = _stores.get(blob_root) or _stores.setdefault(blob_root, BlobStore(blob_root))
+    return [(parse_incoming(inc), pack_raw(inc.raw, blobs, limit)) for inc in batch]
 
 
 class ParsePool:
@@ -41,13 +53,16 @@ class ParsePool:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._executor
 
-    def submit(self, batch: Sequence[Incoming]) -> Future[list[ParsedMessage]]:
-        """Parse a batch in the pool; the result is in batch order."""
+    def submit(
+        self, batch: Sequence[Incoming], cache: Cache
+    ) -> Future[list[tuple[ParsedMessage, PackedRaw]]]:
+        """Parse and pack a batch in the pool, for `cache`; the result is in batch order."""
+        root, limit = cache.blobs.root, cache.raw_blob_limit
         slices = [
-            self._pool().submit(_parse_slice, list(batch[i : i + _SLICE]))
+            self._pool().submit(_prepare_slice, list(batch[i : i + _SLICE]), root, limit)
             for i in range(0, len(batch), _SLICE)
         ]
-        done: Future[list[ParsedMessage]] = Future()
+        done: Future[list[tuple[ParsedMessage, PackedRaw]]] = Future()
         lock = threading.Lock()  # callbacks run in the pool's threads, maybe two at once
 
         def collect(_: object) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from test_imap_sync import workspace_for
 
 from helpdesk.core.tickets import Queue
+from helpdesk.storage.cache import Cache
 from helpdesk.storage.cache_models import MessageLocation
 from helpdesk.storage.folder_state import stored_uids
 from helpdesk.storage.workspace import Workspace
@@ -280,16 +282,25 @@ def test_only_one_process_syncs_a_cache(mailbox: ImapAccount, tmp_path: Path) ->
 def test_parallel_parse_gives_what_parsing_inline_gives(
     mailbox: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    big = message("big@customer.example", body="Příloha " * 40_000)  # over the blob limit
     batch = [
         Incoming(raw=message(f"p{i}@customer.example", subject=f"Paralelně {i}"), uid=i)
         for i in range(60)
-    ] + [Incoming(raw=b"", uid=99, error="refused")]
+    ] + [Incoming(raw=b"", uid=99, error="refused"), Incoming(raw=big, uid=100)]
+    cache = Cache(tmp_path / "pool" / "cache.sqlite", raw_blob_limit=100_000)
     pool = ParsePool(workers=2)
     try:
-        assert pool.submit(batch).result(timeout=60) == [parse_incoming(i) for i in batch]
-        assert pool.submit([]).result(timeout=5) == []
+        prepared = pool.submit(batch, cache).result(timeout=60)
+        assert [m for m, _ in prepared] == [parse_incoming(i) for i in batch]
+        for inc, (_, packed) in zip(batch, prepared, strict=True):
+            if packed.data is not None:
+                assert zlib.decompress(packed.data) == inc.raw
+            else:  # written to the blob store by the worker
+                assert inc is batch[-1] and cache.blobs.read(packed.digest) == big
+        assert pool.submit([], cache).result(timeout=5) == []
     finally:
         pool.close()
+        cache.close()
 
     # And through a real sync, the pool taking every batch.
     fill(mailbox, 7)
@@ -326,7 +337,7 @@ async def test_the_app_shows_the_newest_mail_while_a_first_sync_still_runs(
 
     def slow_ingest(self: Ingestor, *args: object, **kwargs: object) -> object:
         time.sleep(0.4)  # a big mailbox: each batch takes a while
-        return real_ingest(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real_ingest(self, *args, **kwargs)
 
     monkeypatch.setattr(Ingestor, "ingest", slow_ingest)
     monkeypatch.setattr(app_module, "PROGRESS_REFRESH", 0.0)

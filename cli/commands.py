@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -95,7 +96,9 @@ def run_sync(args: argparse.Namespace) -> int:
 
     def once() -> bool:
         with serial:
+            began = time.perf_counter()
             report = service.sync_once()
+            took = time.perf_counter() - began
         when = f"{report.finished_at:%Y-%m-%d %H:%M:%S}"
         if report.synced_by is not None:
             print(f"{when} not synced: {report.synced_by} syncs this cache", flush=True)
@@ -108,7 +111,7 @@ def run_sync(args: argparse.Namespace) -> int:
             f"{s.duplicates} duplicates, {s.malformed} malformed, {s.flags_changed} flag "
             f"changes, {s.vanished} gone from the server; seconds: download "
             f"{s.download_s:.2f}, parse {s.parse_s:.2f}, thread {s.register_s:.2f}, "
-            f"store {s.store_s:.2f}",
+            f"store {s.store_s:.2f}, total {took:.2f}",
             flush=True,
         )
         for account, error in report.errors.items():

@@ -115,6 +115,7 @@ def _schema_3(conn: Connection) -> None:
     """The full-text index, filled from the messages already stored; big raw messages kept
     in the blob store."""
     raw_blob_t.create(conn)
+    conn.execute(text("ALTER TABLE mailbox ADD COLUMN last_full_check DATETIME"))
     _create_search_index(conn)
     last = 0
     while True:
@@ -259,6 +260,7 @@ class MailboxState:
     highestmodseq: int | None
     last_sync: datetime | None
     last_error: str | None
+    last_full_check: datetime | None = None
 
 
 def email_of(display: str) -> str:
@@ -318,7 +320,9 @@ class Cache:
             conn.execute(
                 update(mailbox_t)
                 .where(mailbox_t.c.id == mailbox_id)
-                .values(uidvalidity=uidvalidity, uidnext=None, highestmodseq=None)
+                .values(
+                    uidvalidity=uidvalidity, uidnext=None, highestmodseq=None, last_full_check=None
+                )
             )
 
     def location_count(self, mailbox_id: int) -> int:
@@ -781,6 +785,7 @@ def _mailbox_state(r: Any) -> MailboxState:
         r.highestmodseq,
         as_utc(r.last_sync),
         r.last_error,
+        as_utc(r.last_full_check),
     )
 
 

@@ -25,6 +25,9 @@ class Mailbox(SQLModel, table=True):
     uidnext: int | None = None  # every UID below it has been stored
     highestmodseq: int | None = None
     last_sync: datetime | None = None
+    # Schema 3: when the folder's UID list and flags were last compared in full (a costly
+    # check that must not run at every start of a one-shot sync).
+    last_full_check: datetime | None = None
     last_error: str | None = None
 
 

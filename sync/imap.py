@@ -8,7 +8,6 @@ the next run resumes where this one stopped.
 from __future__ import annotations
 
 import contextlib
-import math
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -135,7 +134,6 @@ class ImapFetcher:
         cache: Cache,
         ingestor: Ingestor,
         *,
-        checked_at: dict[str, float] | None = None,
         parse_pool: ParsePool | None = None,
     ) -> None:
         if account.imap is None:
@@ -145,9 +143,6 @@ class ImapFetcher:
         self.password = password
         self.cache = cache
         self.ingestor = ingestor
-        # When each folder's UID list was last compared with the cache (monotonic seconds):
-        # kept by the caller across syncs, as the comparison is the costly part.
-        self.checked_at = checked_at if checked_at is not None else {}
         self.parse_pool = parse_pool
 
     def folders(self) -> list[str]:
@@ -239,11 +234,11 @@ class ImapFetcher:
         """
         stats = IngestStats()
         known_below = box.uidnext or 1
-        key = f"{self.account.name}/{folder}"
+        now = datetime.now(UTC)
         if known_below <= 1:
             # Nothing stored yet: this sync fetches the whole folder, which is as good as
             # a comparison of UID lists.
-            self.checked_at[key] = time.monotonic()
+            self.cache.save_mailbox(box.id, last_full_check=now)
             return stats
         span = f"1:{known_below - 1}"
         modseq = info.get(b"HIGHESTMODSEQ")
@@ -253,7 +248,8 @@ class ImapFetcher:
         full = (
             force_full
             or (has_modseq and since is None)
-            or time.monotonic() - self.checked_at.get(key, -math.inf) >= self.imap.full_check
+            or box.last_full_check is None
+            or (now - box.last_full_check).total_seconds() >= self.imap.full_check
         )
         if not full and (since is None or modseq == since):
             return stats  # nothing changed (CONDSTORE), or nothing to learn until the timer
@@ -265,7 +261,7 @@ class ImapFetcher:
             missing = stored_uids(self.cache, box.id, below=known_below) - on_server
             vanished = _confirm_gone(client, missing)
             fetched, _ = _uid_fetch(client, span, [b"FLAGS"], [])
-            self.checked_at[key] = time.monotonic()
+            self.cache.save_mailbox(box.id, last_full_check=now)
         else:
             fetched, gone = _uid_fetch(
                 client,

@@ -43,7 +43,6 @@ class SyncService:
         self.ws = ws
         self.ingestor = make_ingestor(ws)
         self.lease = SyncLease(ws.cache.path, holder)
-        self._checked_at: dict[str, float] = {}  # per "account/folder": see ImapFetcher
         self._pool = ParsePool()
         self._swept = False
 
@@ -80,7 +79,6 @@ class SyncService:
                     password,
                     self.ws.cache,
                     self.ingestor,
-                    checked_at=self._checked_at,
                     parse_pool=self._pool,
                 )
                 report.stats.add(fetcher.sync(progress, cancelled))

@@ -66,7 +66,12 @@ def flags_in_cache(ws: Workspace) -> dict[int, set[str]]:
         return {uid: set(flags.split()) for uid, flags in rows}
 
 
-def sync_with(ws: Workspace, features: ServerFeatures, checked_at: dict[str, float]) -> None:
+def full_check_due(ws: Workspace) -> None:
+    inbox = ws.cache.mailbox("support", "INBOX")
+    ws.cache.save_mailbox(inbox.id, last_full_check=None)
+
+
+def sync_with(ws: Workspace, features: ServerFeatures) -> None:
     """One sync as SyncService runs it, but as if the server offered only `features`."""
     account = next(iter(ws.settings.accounts.values()))
     fetcher = ImapFetcher(
@@ -74,7 +79,6 @@ def sync_with(ws: Workspace, features: ServerFeatures, checked_at: dict[str, flo
         get_password(account, "imap"),
         ws.cache,
         make_ingestor(ws),
-        checked_at=checked_at,
     )
     original = ServerFeatures.of
 
@@ -97,9 +101,8 @@ def test_flags_and_deletions_from_another_client_reach_the_cache(
 ) -> None:
     uids = fill(mailbox, 5)
     ws = workspace_for(mailbox, tmp_path)
-    checked: dict[str, float] = {}
     try:
-        sync_with(ws, FEATURES[offer], checked)
+        sync_with(ws, FEATURES[offer])
         assert set(flags_in_cache(ws)) == set(uids)
 
         mailbox.add_flags("INBOX", [uids[0]], [b"\\Seen", b"\\Flagged"])
@@ -107,8 +110,8 @@ def test_flags_and_deletions_from_another_client_reach_the_cache(
         mailbox.expunge("INBOX", [uids[2]])
         mailbox.move("INBOX", [uids[3]], "Archive")  # not a watched folder
         if offer != "qresync":
-            checked.clear()  # the comparison of UID lists is due (it runs on a timer)
-        sync_with(ws, FEATURES[offer], checked)
+            full_check_due(ws)  # the comparison of UID lists runs on a timer
+        sync_with(ws, FEATURES[offer])
 
         cached = flags_in_cache(ws)
         assert set(cached) == {uids[0], uids[1], uids[4]}
@@ -127,12 +130,11 @@ def test_qresync_finds_deletions_without_comparing_uid_lists(
 ) -> None:
     uids = fill(mailbox, 3)
     ws = workspace_for(mailbox, tmp_path)
-    checked: dict[str, float] = {}
     try:
-        sync_with(ws, FEATURES["qresync"], checked)
+        sync_with(ws, FEATURES["qresync"])
         mailbox.expunge("INBOX", [uids[1]])
         # The comparison just ran: only VANISHED can tell of the deletion.
-        sync_with(ws, FEATURES["qresync"], checked)
+        sync_with(ws, FEATURES["qresync"])
         assert set(flags_in_cache(ws)) == {uids[0], uids[2]}
         box = ws.cache.mailbox("support", "INBOX")
         assert box.highestmodseq is not None and box.highestmodseq > 0
@@ -145,17 +147,16 @@ def test_condstore_alone_waits_for_the_comparison_to_see_deletions(
 ) -> None:
     uids = fill(mailbox, 3)
     ws = workspace_for(mailbox, tmp_path)
-    checked: dict[str, float] = {}
     try:
-        sync_with(ws, FEATURES["condstore"], checked)
+        sync_with(ws, FEATURES["condstore"])
         mailbox.expunge("INBOX", [uids[1]])
         mailbox.add_flags("INBOX", [uids[0]], [b"\\Seen"])
-        sync_with(ws, FEATURES["condstore"], checked)
+        sync_with(ws, FEATURES["condstore"])
         cached = flags_in_cache(ws)
         assert "\\Seen" in cached[uids[0]]  # CHANGEDSINCE names the flag change at once
         assert uids[1] in cached  # the deletion waits for the timed comparison
-        checked.clear()
-        sync_with(ws, FEATURES["condstore"], checked)
+        full_check_due(ws)
+        sync_with(ws, FEATURES["condstore"])
         assert uids[1] not in flags_in_cache(ws)
     finally:
         ws.close()

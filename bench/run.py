@@ -3,9 +3,10 @@
     python bench/run.py [--quick]
 
 Runs bench/parse.py, then bench/ingest.py on 100,000 synthetic messages (10,000 with --quick)
-into a temporary workspace, then bench/app_start.py on that workspace, then
-bench/handle_next.py (100,000 tickets; 10,000 and 3 s per agent count with --quick), and
-prints their figures.
+into a temporary workspace, then bench/app_start.py and bench/search.py on that workspace, then
+bench/handle_next.py (100,000 tickets; 10,000 and 3 s per agent count with --quick), then the
+IMAP benchmarks against a private Dovecot: bench/imap_sync.py (20,000 messages; 5,000 with
+--quick) and bench/doctor.py, and prints their figures.
 """
 
 from __future__ import annotations
@@ -38,10 +39,14 @@ def main() -> None:
         run("parse.py", "--repeat", "1" if args.quick else "3")
         run("ingest.py", str(n), "--dir", str(workspace))
         run("app_start.py", str(workspace))
+        run("search.py", str(n), "--dir", str(workspace))
         run(
             "handle_next.py",
             *(["--tickets", "10000", "--seconds", "3"] if args.quick else []),
         )
+        # Against a private Dovecot: the sync beside mbsync, and doctor on a big folder.
+        run("imap_sync.py", "--messages", "5000" if args.quick else "20000")
+        run("doctor.py", str(n))
     except subprocess.CalledProcessError as exc:
         sys.exit(f"benchmark failed: {exc}")
     finally:

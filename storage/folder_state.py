@@ -18,11 +18,15 @@ _location = MessageLocation.__table__
 _CHUNK = 500
 
 
-def stored_uids(cache: Cache, mailbox: int, *, below: int | None = None) -> set[int]:
-    """UIDs of a folder that have a message in the cache (all of them, or those below a UID)."""
+def stored_uids(
+    cache: Cache, mailbox: int, *, below: int | None = None, at_least: int | None = None
+) -> set[int]:
+    """UIDs of a folder that have a message in the cache, all of them or those in a range."""
     query = select(_location.c.uid).where(_location.c.mailbox == mailbox)
     if below is not None:
         query = query.where(_location.c.uid < below)
+    if at_least is not None:
+        query = query.where(_location.c.uid >= at_least)
     with cache.engine.connect() as conn:
         return set(conn.scalars(query))
 

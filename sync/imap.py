@@ -294,11 +294,14 @@ class ImapFetcher:
         # `UID n:*` always matches the last message, even below n: filter.
         on_server = [u for u in client.search(["UID", f"{start}:*"]) if u >= start]
         # A first sync stopped half way stored some of these already (newest first).
-        todo = sorted(set(on_server) - stored_uids(self.cache, box.id), reverse=start == 1)
+        stored = stored_uids(self.cache, box.id, at_least=start)
+        todo = sorted(set(on_server) - stored, reverse=start == 1)
         first_sync = start == 1
         total, done = len(todo), 0
         pending: _Pending | None = None
         pool = self.parse_pool if self.parse_pool and total >= PARALLEL_FROM else None
+        if pool is not None:
+            pool.warm()  # its processes start while the first batch downloads
         try:
             for chunk in self._batches(client, todo):
                 if cancelled():

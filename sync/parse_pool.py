@@ -53,6 +53,12 @@ class ParsePool:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._executor
 
+    def warm(self) -> None:
+        """Start the worker processes now, not with the first batch."""
+        pool = self._pool()
+        for _ in range(self.workers):
+            pool.submit(int)
+
     def submit(
         self, batch: Sequence[Incoming], cache: Cache
     ) -> Future[list[tuple[ParsedMessage, PackedRaw]]]:

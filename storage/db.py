@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.schema import Table
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
 
@@ -149,3 +150,41 @@ def ensure_schema(
             migrations[step - 1](conn)
             conn.execute(text(f"UPDATE {version_table} SET version = :v"), {"v": step + 1})
         return latest
+
+
+class DriverStatement:
+    """A Core statement compiled once for a dialect and run straight on the driver's cursor.
+
+    For the few statements on a hot path inside a write turn: SQLAlchemy's execution machinery
+    costs more than SQLite's work there, and every other writer waits for it. Values still go
+    through the column types' own bind processors, so they are stored exactly as Core stores
+    them; lists bound at build time (``IN (...)`` of constants) are fixed here.
+    """
+
+    def __init__(self, statement: ClauseElement, dialect: Any) -> None:
+        compiled: Any = statement.compile(dialect=dialect)  # a SQLCompiler: positional binds
+        sql = compiled.string
+        self._slots: list[tuple[str | None, Any]] = []  # (runtime name, or None: a constant)
+        for name in compiled.positiontup or ():
+            bind = compiled.binds[name]
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+            if bind.expanding:
+                values = list(bind.value)
+                sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(values)), 1)
+                self._slots += [(None, process(v)) for v in values]
+            elif bind.value is not None or bind.callable is not None:
+                self._slots.append((None, process(bind.effective_value)))
+            else:
+                self._slots.append((name, process))
+        self.sql = sql
+
+    def first(self, conn: Connection, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Run with these values; the first row it returns, if any."""
+        args = [slot(values[name]) if name is not None else slot for name, slot in self._slots]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.sql, args)
+            rows = cursor.fetchall()  # to the end: a RETURNING statement must finish
+        finally:
+            cursor.close()
+        return tuple(rows[0]) if rows else None

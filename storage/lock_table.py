@@ -35,7 +35,7 @@ from helpdesk.core.team import (
     edit_wins,
 )
 from helpdesk.core.tickets import CLOSED_STATUSES, Status
-from helpdesk.storage.db import as_utc, insert_ignore, utc_now
+from helpdesk.storage.db import DriverStatement, as_utc, insert_ignore, utc_now
 from helpdesk.storage.team_models import (
     TeamAgent,
     TeamEvent,
@@ -520,25 +520,43 @@ class LockTable:
                     return Outcome(False, message=str(why))
                 self._members.add(actor)
                 deps = list(who.departments) if departments_only and who.departments else None
-            stmt = _next_statement(tuple(order), deps is not None, conn.dialect.name)
             params: dict[str, Any] = {"actor": actor, "now": now}
-            if deps is not None:
-                params["deps"] = deps
-            if one_statement:
-                params.update(op_id=op_id, recorded_at=utc_now())
-            won = conn.execute(stmt, params).first()
+            if deps is None and not one_statement:
+                # SQLite's hot path, straight on the driver: every colleague waits for it.
+                claim, event = _sqlite_next(tuple(order), conn.dialect)
+                won = claim.first(conn, params)
+                if won is not None:
+                    event.first(
+                        conn,
+                        {
+                            "ticket": won[0],
+                            "actor": actor,
+                            "kind": str(EventKind.CLAIMED),
+                            "new": actor,
+                            "op_id": op_id,
+                            "at": now,
+                            "recorded_at": utc_now(),
+                        },
+                    )
+            else:
+                stmt = _next_statement(tuple(order), deps is not None, conn.dialect.name)
+                if deps is not None:
+                    params["deps"] = deps
+                if one_statement:
+                    params.update(op_id=op_id, recorded_at=utc_now())
+                won = conn.execute(stmt, params).first()
+                if won is not None and not one_statement:
+                    add_event(
+                        conn,
+                        ticket=won[0],
+                        actor=actor,
+                        kind=EventKind.CLAIMED,
+                        new=actor,
+                        op_id=op_id,
+                        at=now,
+                    )
             if won is None:
                 return Outcome(False, message="nothing is waiting")
-            if not one_statement:
-                add_event(
-                    conn,
-                    ticket=won[0],
-                    actor=actor,
-                    kind=EventKind.CLAIMED,
-                    new=actor,
-                    op_id=op_id,
-                    at=now,
-                )
             return Outcome(True, won[0], holder=actor)
 
     def skip(
@@ -837,6 +855,21 @@ def _next_statement(order: tuple[str, ...], by_department: bool, dialect: str) -
         .cte("event")
     )
     return select(won.c.number).add_cte(event)
+
+
+@functools.cache
+def _sqlite_next(order: tuple[str, ...], dialect: Any) -> tuple[DriverStatement, DriverStatement]:
+    """Handle-next's claim and its event as driver statements (see `DriverStatement`)."""
+    keys = ("ticket", "actor", "kind", "new", "op_id", "at", "recorded_at")
+    event = (
+        insert(_event)
+        .values({k: bindparam(k, type_=_event.c[k].type) for k in keys})
+        .returning(_event.c.seq)
+    )
+    return (
+        DriverStatement(_next_statement(order, False, "sqlite"), dialect),
+        DriverStatement(event, dialect),
+    )
 
 
 def next_order(order: Sequence[str], table: Any = None) -> list[Any]:

@@ -353,3 +353,28 @@ def test_a_replay_gives_the_first_answer_again(team: LockTable) -> None:
         PETR, b, "category", "Other", at=now - timedelta(hours=1), op_id="op-set"
     ).ok
     assert [e.kind for e in team.events_since(0) if e.op_id == "op-claim"] == ["refused"]
+
+
+def test_handle_next_stores_what_every_other_write_stores(team: LockTable) -> None:
+    """On SQLite handle-next runs on the driver directly: its rows must be the same as those
+    written through Core (the same time format, so that comparisons and ordering hold)."""
+    first, second = tickets(team.store, 2)
+    assert team.claim(JANA, first).ok  # through Core
+    started = datetime.now(UTC)
+    assert team.handle_next(PETR, op_id="op-next-1").ticket == second  # the fast path
+    claimed = [e for e in team.events_since(0) if e.kind == "claimed"]
+    assert [(e.ticket, e.actor) for e in claimed] == [(first, JANA), (second, PETR)]
+    assert claimed[1].at >= started - timedelta(seconds=1) and claimed[1].at.tzinfo is not None
+    with team.store.engine.connect() as conn:
+        shapes = conn.execute(
+            text(
+                "SELECT typeof(at), length(at), typeof(recorded_at) FROM team_event WHERE kind = 'claimed' ORDER BY seq"
+            )
+            if conn.dialect.name == "sqlite"
+            else text("SELECT 'x', 1, 'x' FROM team_event WHERE kind = 'claimed'")
+        ).all()
+    assert len(shapes) == 2 and shapes[0] == shapes[1]
+    # A replay of the same operation gets the same answer, not a second claim.
+    again = team.handle_next(PETR, op_id="op-next-1")
+    assert again.ok and again.replayed and again.ticket == second
+    assert team.state(second).assignee == PETR  # type: ignore[union-attr]

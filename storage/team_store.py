@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, event, func, insert, select, text, update
 from sqlmodel import SQLModel
 
 from helpdesk.core.team import EventKind
@@ -518,6 +518,7 @@ def _update_waiting(conn: Connection, arrivals: dict[int, list[tuple[datetime, b
             )
         )
         current.update({n: as_utc(w) for n, w in rows})
+    changed: list[dict[str, Any]] = []
     for number, msgs in arrivals.items():
         waiting = current.get(number)
         for date, outgoing in sorted(msgs, key=lambda m: as_utc(m[0]) or m[0]):
@@ -526,9 +527,14 @@ def _update_waiting(conn: Connection, arrivals: dict[int, list[tuple[datetime, b
             elif waiting is None:
                 waiting = date
         if waiting != current.get(number):
-            conn.execute(
-                update(_ticket).where(_ticket.c.number == number).values(waiting_since=waiting)
-            )
+            changed.append({"n": number, "w": waiting})
+    if changed:  # one executemany, not a statement per ticket
+        conn.execute(
+            update(_ticket)
+            .where(_ticket.c.number == bindparam("n"))
+            .values(waiting_since=bindparam("w")),
+            changed,
+        )
 
 
 def ticket_state(r: Any) -> TicketState:

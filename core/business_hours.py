@@ -252,7 +252,13 @@ def parse_duration(text: str) -> BusinessDuration:
         pos = m.end()
         while pos < len(rest) and rest[pos] == " ":
             pos += 1
+    # A target of years is a typo, and walking to it day by day would hang the SLA clock.
+    if days > MAX_DURATION_DAYS or seconds > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"longer than {MAX_DURATION_DAYS} days: {text!r}")
     return BusinessDuration(days=days, seconds=seconds)
+
+
+MAX_DURATION_DAYS = 366
 
 
 # --------------------------------------------------------------------------------------------

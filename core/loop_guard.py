@@ -97,13 +97,14 @@ def may_auto_reply(
     now: datetime,
     limits: AutoReplyLimits = AutoReplyLimits(),
     *,
-    headers: Mapping[str, Sequence[str]] | None = None,
+    headers: Mapping[str, Sequence[str]],
 ) -> Verdict:
     """Whether an automatic reply to ``message`` may be sent now, and why (not).
 
     ``headers`` are the message's header fields by lower-case name (``core.rules.raw_headers``)
     for the checks the parsed message does not keep: our loop header, ``Precedence`` and
-    ``X-Auto-Response-Suppress``. ``now`` and the history's times must be timezone-aware.
+    ``X-Auto-Response-Suppress``; required, so that no caller can forget them and lose those
+    checks. ``now`` and the history's times must be timezone-aware.
     """
     if message.auto is not AutoKind.NONE:
         return Verdict(False, f"the message is automatic ({message.auto.value})")
@@ -114,7 +115,7 @@ def may_auto_reply(
         return Verdict(False, f"the sender {sender} is one of our own addresses")
     if is_automatic_sender(sender):
         return Verdict(False, f"the sender {sender} is a machine address")
-    found = headers or {}
+    found = headers
     if found.get(LOOP_HEADER.lower()):
         return Verdict(False, f"the message carries {LOOP_HEADER}: it came from a helpdesk")
     for value in _values(found, "auto-submitted"):
@@ -129,13 +130,15 @@ def may_auto_reply(
         asked = {part.strip() for part in value.split(",")}
         if asked & _SUPPRESS:
             return Verdict(False, "the sender asked for no automatic replies")
-    in_ticket = sum(1 for at in history.in_ticket if at <= now)
+    # Every reply counts, also one stamped "later" by a machine whose clock runs ahead:
+    # clocks on a team's laptops disagree, and a skipped entry means a second reply.
+    in_ticket = len(history.in_ticket)
     if in_ticket >= limits.per_ticket:
         return Verdict(
             False, f"the ticket already had {in_ticket} automatic reply (limit {limits.per_ticket})"
         )
     since = now - limits.window
-    recent = sum(1 for at in history.to_sender if since < at <= now)
+    recent = sum(1 for at in history.to_sender if since < at)
     if recent >= limits.per_sender_per_day:
         return Verdict(
             False,

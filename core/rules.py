@@ -41,6 +41,8 @@ from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from enum import StrEnum
 
+import regex
+
 from .mail_headers import decode_header_text
 from .message import AutoKind, ParsedMessage
 from .sanitize import safe_text
@@ -109,6 +111,21 @@ class _DropCombining(dict[int, int | None]):
 
 
 _DROP_COMBINING = _DropCombining()
+
+
+# Time a pattern may take on one text. Python's own `re` has no limit at all, and a rule such
+# as ".*order.*number" backtracks for seconds on a long one-line body; `regex` stops it.
+REGEX_SECONDS = 0.05
+
+
+def _search(pattern: regex.Pattern[str], text: str) -> bool:
+    return pattern.search(text, timeout=REGEX_SECONDS) is not None
+
+
+def _pattern_without_accents(pattern: str) -> str:
+    """NFD, not NFKD: compatibility forms would turn fullwidth "＊" or "（" into operators."""
+    decomposed = unicodedata.normalize("NFD", pattern)
+    return decomposed if decomposed.isascii() else decomposed.translate(_DROP_COMBINING)
 
 
 def strip_accents(text: str) -> str:
@@ -192,6 +209,7 @@ TEXT_FIELDS = (
 )
 FLAG_FIELDS = ("has_attachment", "in_business_hours", "is_reply", "is_forward", "is_automatic")
 HEADER_PREFIX = "header:"
+_LINE_END = re.compile(r"\r?\n")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCII but ':'
 
 
@@ -217,7 +235,7 @@ def parse_priority(value: object) -> Priority | None:
             return None
     if isinstance(value, str):
         text = value.strip().lower()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²".isdigit() is true, int("²") fails
             return parse_priority(int(text))
         return Priority.__members__.get(text.upper())
     return None
@@ -232,8 +250,8 @@ def _show(value: str, limit: int = 60) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Pattern:
-    plain: re.Pattern[str]
-    unaccented: re.Pattern[str]
+    plain: regex.Pattern[str]
+    unaccented: regex.Pattern[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,11 +321,11 @@ def make_condition(field_name: str, op: str, value: object) -> Condition:
             try:
                 patterns.append(
                     _Pattern(
-                        re.compile(v, re.IGNORECASE),
-                        re.compile(strip_accents(v), re.IGNORECASE),
+                        regex.compile(v, regex.IGNORECASE | regex.V0),
+                        regex.compile(_pattern_without_accents(v), regex.IGNORECASE | regex.V0),
                     )
                 )
-            except re.error as exc:
+            except (regex.error, OverflowError, RecursionError, ValueError) as exc:
                 raise RuleError(
                     op, "a valid regular expression", _show(v), f"bad regular expression: {exc}"
                 ) from None
@@ -445,14 +463,16 @@ def raw_headers(raw: bytes) -> dict[str, tuple[str, ...]]:
     """Every header field of a raw message, decoded for comparison: a plain line scan of the
     header block (cheap, and it never raises), names lower-cased, values in order."""
     head = raw[:MAX_RAW_HEADER_BYTES]
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        cut = head.find(separator)
-        if cut >= 0:
-            head = head[:cut]
-            break
+    # The header block ends at the first empty line, whichever line ending it uses (a CRLF
+    # pair further down, in the body of an LF message, is not the end).
+    ends = [cut for cut in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if cut >= 0]
+    if ends:
+        head = head[: min(ends)]
     found: dict[str, list[str]] = {}
     last: list[str] | None = None
-    for line in head.decode("utf-8", "surrogateescape").splitlines():
+    # Only CR/LF end a line: `splitlines` would also split at U+2028 and friends, and a
+    # subject carrying one could then forge a header field.
+    for line in _LINE_END.split(head.decode("utf-8", "surrogateescape")):
         if line[:1] in (" ", "\t"):
             if last is not None:
                 last[-1] += "\n" + line
@@ -613,9 +633,21 @@ def _check(cond: Condition, values: _Values) -> Check:
     positive = _POSITIVE_OF.get(cond.op, cond.op)
     if positive is Op.MATCHES:
         # the text as written first; the unaccented form only when that did not match
-        hit = any(p.plain.search(o) for p in cond.patterns for o in originals) or any(
-            p.unaccented.search(u) for p in cond.patterns for u in values.unaccented(cond.field)
-        )
+        try:
+            hit = any(_search(p.plain, o) for p in cond.patterns for o in originals) or any(
+                _search(p.unaccented, u)
+                for p in cond.patterns
+                for u in values.unaccented(cond.field)
+            )
+        except TimeoutError:
+            # Mail is untrusted: a pattern that backtracks on it must not hold up the
+            # registration of every colleague's mail. It counts as no match, and says so.
+            return Check(
+                described,
+                cond.op in _NEGATIVE,
+                f"the pattern took over {REGEX_SECONDS * 1000:.0f} ms on {cond.field}: "
+                "taken as no match",
+            )
     else:
         hit = any(_test_one(positive, cond, f) for f in values.folded(cond.field))
     passed = not hit if cond.op in _NEGATIVE else hit

@@ -54,8 +54,10 @@ _TICKET_KEYS = ("reopen_window", "due_soon")
 _COLOUR = re.compile(r"^(?:\$[a-z][a-z0-9-]*|#[0-9a-fA-F]{6}|[a-z]+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _KINDS = ", ".join(f'"{k.value}"' for k in StatusKind)
-_TARGET_EXPECTED = 'a business time like "4h", "1h 30m", "5d" or "1d 4h", above zero'
-_WALL_EXPECTED = 'a duration like "14d", "12h" or "30m"'
+_TARGET_EXPECTED = (
+    'a business time like "4h", "1h 30m", "5d" or "1d 4h", above zero, at most 366 days'
+)
+_WALL_EXPECTED = 'a duration like "14d", "12h" or "30m", at most 366 days'
 _INTERVALS_EXPECTED = 'an array of opening hours like ["08:00-12:00", "13:00-17:00"], or []'
 _HOLIDAYS_EXPECTED = 'an array of dates like "12-24" (yearly), "2026-11-17" or "12-24..12-26"'
 

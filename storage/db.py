@@ -172,7 +172,7 @@ class DriverStatement:
                 values = list(bind.value)
                 sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(values)), 1)
                 self._slots += [(None, process(v)) for v in values]
-            elif bind.value is not None or bind.callable is not None:
+            elif not bind.required:  # a constant of the statement (None included)
                 self._slots.append((None, process(bind.effective_value)))
             else:
                 self._slots.append((name, process))

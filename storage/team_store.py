@@ -303,7 +303,9 @@ class TeamStore:
         # turn of our own lets the woken waiter in first.
         if time.monotonic() - self._last_turn_end < _TURN_GAP:
             time.sleep(_TURN_GAP)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Group-writable (within the umask): on a support server several agents' accounts
+        # share one team store, and each must be able to take its turn.
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o660)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

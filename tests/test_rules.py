@@ -457,3 +457,31 @@ def test_regex_with_accents_matches_text_written_without_them() -> None:
     assert matches(("subject", "matches", r"ŽLUŤOUČKÝ"), plain)
     assert not matches(("subject", "not_matches", r"kůň$"), plain)
     assert not matches(("subject", "matches", r"^kůň"), plain)
+
+
+def test_a_backtracking_pattern_cannot_hold_up_registration() -> None:
+    """Mail is untrusted: a rule whose pattern backtracks on a long line stops after its
+    time limit and counts as no match, saying why, instead of running for minutes."""
+    import time as clock
+
+    from helpdesk.core.rules import REGEX_SECONDS
+
+    cond = make_condition("body", "matches", r"(\w+\s?)+$")
+    body = "slovo " * 3000 + "!"
+    rule = Rule(name="slow", conditions=(cond,), actions=Actions())
+    ctx = MessageContext(message=ParsedMessage("b@c.example", "Hi", None, text_body=body))
+    started = clock.perf_counter()
+    decision = evaluate([rule], ctx)
+    took = clock.perf_counter() - started
+    (result,) = decision.results
+    assert result.outcome is Outcome.NOT_MATCHED
+    assert "took over" in result.checks[0].detail
+    assert took < 100 * REGEX_SECONDS  # it stopped, well before the minutes it would take
+
+
+def test_odd_digits_and_huge_repeats_are_config_errors_not_crashes() -> None:
+    for op, value in [("matches", "a{4294967296}"), ("matches", "(" * 1200 + ")" * 1200)]:
+        with pytest.raises(RuleError):
+            make_condition("subject", op, value)
+    with pytest.raises(RuleError):
+        make_condition("priority", "equals", "²")

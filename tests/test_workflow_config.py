@@ -208,17 +208,27 @@ def test_a_listed_priority_without_targets_has_none() -> None:
         (
             '[priorities.high]\nresolution = "1.5d"\n',
             f'{SOURCE}:2: priorities.high.resolution: expected a business time like "4h", '
-            '"1h 30m", "5d" or "1d 4h", above zero, got "1.5d"',
+            '"1h 30m", "5d" or "1d 4h", above zero, at most 366 days, got "1.5d"',
         ),
         (
             '[priorities.high]\nnext_response = "0h"\n',
             f'{SOURCE}:2: priorities.high.next_response: expected a business time like "4h", '
-            '"1h 30m", "5d" or "1d 4h", above zero, got "0h"',
+            '"1h 30m", "5d" or "1d 4h", above zero, at most 366 days, got "0h"',
         ),
         (
             "[tickets]\nreopen_window = 14\n",
             f'{SOURCE}:2: tickets.reopen_window: expected a duration like "14d", "12h" or "30m", '
-            "got 14",
+            "at most 366 days, got 14",
+        ),
+        (
+            '[tickets]\nreopen_window = "99999999999d"\n',
+            f'{SOURCE}:2: tickets.reopen_window: expected a duration like "14d", "12h" or "30m", '
+            'at most 366 days, got "99999999999d"',
+        ),
+        (
+            '[priorities.high]\nfirst_response = "99999999d"\n',
+            f'{SOURCE}:2: priorities.high.first_response: expected a business time like "4h", '
+            '"1h 30m", "5d" or "1d 4h", above zero, at most 366 days, got "99999999d"',
         ),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, text
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, false, text
 from sqlmodel import Field, SQLModel
 
 
@@ -58,6 +58,10 @@ class MessageIndex(SQLModel, table=True):
     message_id: str = Field(primary_key=True)
     ticket: int = Field(foreign_key="team_ticket.number", index=True)
     registered_at: datetime
+    # Schema 3: when the message was sent and whether it was ours, so that a ticket's
+    # waiting-since comes out right whatever order its messages are registered in.
+    sent_at: datetime | None = None
+    outgoing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class ReferenceIndex(SQLModel, table=True):

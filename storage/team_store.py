@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, event, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlmodel import SQLModel
 
 from helpdesk.core.team import EventKind
@@ -94,7 +104,18 @@ def _notify_trigger(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_schema_2]
+def _schema_3(conn: Connection) -> None:
+    """Send times in the registry (waiting-since from history, not from arrival order).
+    Messages registered before have none: they count for nothing in it."""
+    conn.execute(
+        text(f"ALTER TABLE message_index ADD COLUMN {_column_ddl(conn, 'sent_at TIMESTAMP')}")
+    )
+    conn.execute(
+        text("ALTER TABLE message_index ADD COLUMN outgoing BOOLEAN NOT NULL DEFAULT FALSE")
+    )
+
+
+MIGRATIONS: list[Migration] = [_schema_2, _schema_3]
 
 CHANGES_CHANNEL = "helpdesk_team"
 _WRITE_LOCK = 0x6864_7772  # the advisory lock key of team writes ("hdwr")
@@ -352,7 +373,7 @@ class TeamStore:
             )
             decided: list[tuple[int, ThreadReason, bool]] = []  # placeholders are negative
             opened: list[Registration] = []
-            index_rows: list[tuple[str, int]] = []
+            index_rows: list[tuple[Registration, int]] = []
             ref_rows: dict[str, int] = {}
             for r in regs:
                 facts = ThreadFacts(
@@ -374,7 +395,7 @@ class TeamStore:
                 # Writes are serialised (`write`), so an id read as unknown above is still
                 # unknown: the first registration of an id always wins.
                 known[r.message_id] = ticket
-                index_rows.append((r.message_id, ticket))
+                index_rows.append((r, ticket))
                 for ref in r.reference_ids:
                     if ref not in known:
                         children.setdefault(ref, ticket)
@@ -419,18 +440,23 @@ class TeamStore:
                 conn.execute(
                     insert(_index),
                     [
-                        {"message_id": mid, "ticket": real(t), "registered_at": now}
-                        for mid, t in index_rows
+                        {
+                            "message_id": r.message_id,
+                            "ticket": real(t),
+                            "registered_at": now,
+                            "sent_at": r.date,
+                            "outgoing": r.outgoing,
+                        }
+                        for r, t in index_rows
                     ],
                 )
             insert_ignore_many(
                 conn, _refs, [{"ref_id": ref, "ticket": real(t)} for ref, t in ref_rows.items()]
             )
-            arrivals: dict[int, list[tuple[datetime, bool]]] = {}
-            for r, (ticket, reason, _) in zip(regs, decided, strict=True):
-                if reason is not ThreadReason.KNOWN:
-                    arrivals.setdefault(real(ticket), []).append((r.date, r.outgoing))
-            _update_waiting(conn, arrivals)
+            _update_waiting(
+                conn,
+                {real(ticket) for ticket, reason, _ in decided if reason is not ThreadReason.KNOWN},
+            )
         return [Registered(real(t), reason, created) for t, reason, created in decided]
 
     def ticket_states(self, numbers: Iterable[int]) -> dict[int, TicketState]:
@@ -507,35 +533,32 @@ def add_event(
     )
 
 
-def _update_waiting(conn: Connection, arrivals: dict[int, list[tuple[datetime, bool]]]) -> None:
-    """Keep `waiting_since`: the oldest customer message that no reply of ours followed."""
-    if not arrivals:
-        return
-    nums = sorted(arrivals)
-    current: dict[int, datetime | None] = {}
-    for i in range(0, len(nums), _CHUNK):
-        rows = conn.execute(
-            select(_ticket.c.number, _ticket.c.waiting_since).where(
-                _ticket.c.number.in_(nums[i : i + _CHUNK])
-            )
+def _update_waiting(conn: Connection, tickets: set[int]) -> None:
+    """`waiting_since`: the oldest customer message sent after our last reply, computed from
+    the registry. Messages arrive in any order (a first sync is newest first, and INBOX and
+    Sent are separate folders), so folding only the new ones onto the old value was wrong."""
+    m, ours = _index.alias("m"), _index.alias("ours")
+    last_reply = (
+        select(func.max(ours.c.sent_at))
+        .where(ours.c.ticket == _ticket.c.number, ours.c.outgoing)
+        .scalar_subquery()
+    )
+    oldest_unanswered = (
+        select(func.min(m.c.sent_at))
+        .where(
+            m.c.ticket == _ticket.c.number,
+            ~m.c.outgoing,
+            m.c.sent_at.is_not(None),
+            or_(last_reply.is_(None), m.c.sent_at > last_reply),
         )
-        current.update({n: as_utc(w) for n, w in rows})
-    changed: list[dict[str, Any]] = []
-    for number, msgs in arrivals.items():
-        waiting = current.get(number)
-        for date, outgoing in sorted(msgs, key=lambda m: as_utc(m[0]) or m[0]):
-            if outgoing:
-                waiting = None
-            elif waiting is None:
-                waiting = date
-        if waiting != current.get(number):
-            changed.append({"n": number, "w": waiting})
-    if changed:  # one executemany, not a statement per ticket
+        .scalar_subquery()
+    )
+    nums = sorted(tickets)
+    for i in range(0, len(nums), _CHUNK):
         conn.execute(
             update(_ticket)
-            .where(_ticket.c.number == bindparam("n"))
-            .values(waiting_since=bindparam("w")),
-            changed,
+            .where(_ticket.c.number.in_(nums[i : i + _CHUNK]))
+            .values(waiting_since=oldest_unanswered)
         )
 
 

@@ -212,11 +212,17 @@ def test_migration_from_schema_1(store_url: str) -> None:
     engine.dispose()
     lt = LockTable(TeamStore(store_url))
     with lt.store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version FROM team_schema_version")).scalar_one() == 2
+        assert conn.execute(text("SELECT version FROM team_schema_version")).scalar_one() == 3
     state = lt.state(1)
     assert state is not None and state.priority == 1 and state.tags == () and state.status == "open"
     lt.join(JANA, "Jana")
     assert lt.claim(JANA, 1).ok and lt.add_note(JANA, 1, "po migraci", note_id="n1").ok
+    # Schema 3: registrations keep when each message was sent (waiting-since).
+    (got,) = lt.store.register([Registration("new@x", [], [], None, "Nové", "c@x", T0)])
+    with lt.store.engine.connect() as conn:
+        sent = conn.execute(text("SELECT sent_at FROM message_index WHERE message_id = 'new@x'"))
+        assert sent.scalar_one() is not None
+    assert lt.state(got.ticket).waiting_since == T0  # type: ignore[union-attr]
 
 
 def _open_store(url: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]

@@ -105,3 +105,38 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(SchemaError, match="newer"):
         TeamStore(url)
+
+
+@pytest.mark.parametrize("order", ["in time", "newest first", "sent folder last"])
+def test_waiting_since_does_not_depend_on_arrival_order(store_url: str, order: str) -> None:
+    """The customer writes at 9:00, we answer at 10:00, the customer writes again at 11:00
+    and 12:00: they wait since 11:00, however the messages reach the team store (a first
+    sync goes newest first; INBOX and Sent are separate folders, so separate batches)."""
+
+    def at(hour: int, mid: str, *refs: str, ours: bool = False) -> Registration:
+        when = NOW.replace(hour=hour)
+        return Registration(mid, list(refs), [], None, "Reklamace", "c@example.com", when, ours)
+
+    c1, r1 = at(9, "c1@x"), at(10, "r1@x", "c1@x", ours=True)
+    c2, c3 = at(11, "c2@x", "r1@x", "c1@x"), at(12, "c3@x", "c2@x", "r1@x", "c1@x")
+    batches = {
+        "in time": [[c1], [r1], [c2], [c3]],
+        "newest first": [[c3], [c2], [r1], [c1]],
+        "sent folder last": [[c1, c2, c3], [r1]],
+    }[order]
+    store = TeamStore(store_url)
+    try:
+        tickets = {r.ticket for batch in batches for r in store.register(batch)}
+        assert len(tickets) == 1
+        (state,) = store.ticket_states(tickets).values()
+        assert state.waiting_since == NOW.replace(hour=11)
+        # Our answer at 13:00 ends the wait, also when it is registered on its own.
+        store.register([at(13, "r2@x", "c3@x", "c1@x", ours=True)])
+        (state,) = store.ticket_states(tickets).values()
+        assert state.waiting_since is None
+        # And a customer message older than that answer does not start a new one.
+        store.register([at(12, "c2b@x", "r1@x", "c1@x")])
+        (state,) = store.ticket_states(tickets).values()
+        assert state.waiting_since is None
+    finally:
+        store.close()

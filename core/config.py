@@ -600,6 +600,7 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
     attachments = _read_attachments(r, top.get("attachments", {}))
     rules = _read_rules(r, top.get("rules", []), text)
     workflow = _read_workflow(r, top, text)
+    _check_rule_statuses(r, top.get("rules", []), rules, workflow, text)
     accounts = _read_accounts(r, top.get("accounts", {}))
     team = _read_team(r, top.get("team", {}), accounts)
 
@@ -633,6 +634,15 @@ def _read_rules(r: _Reader, value: object, text: str) -> tuple[Rule, ...]:
     rules, problems = read_rules(value, text)
     r.problems.extend(problems)
     return rules
+
+
+def _check_rule_statuses(
+    r: _Reader, value: object, rules: Sequence[Rule], workflow: WorkflowSettings, text: str
+) -> None:
+    from .rules_config import check_statuses
+
+    known = [status.name for status in workflow.statuses]
+    r.problems.extend(check_statuses(value, rules, text, known))
 
 
 def _read_agent(r: _Reader, value: object, default: tuple[str, str]) -> AgentSettings:

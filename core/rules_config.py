@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,15 @@ _RULES_HEADER = re.compile(r"^\s*\[\[\s*rules\s*\]\]\s*(?:#.*)?$")
 _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 
 
+def _escaped(text: str, pos: int) -> bool:
+    """Whether the quote at `pos` of a basic string is escaped: an odd run of backslashes
+    before it (`"C:\\"` ends at its last quote, `"a\"b"` does not end in the middle)."""
+    run = 0
+    while pos - run - 1 >= 0 and text[pos - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
+
+
 def _scan_value(text: str, pos: int, state: dict[str, Any]) -> None:
     """Walk one line of an array value, counting its inline tables; strings and comments are
     skipped so that a brace inside a regular expression counts for nothing."""
@@ -100,9 +110,7 @@ def _scan_value(text: str, pos: int, state: dict[str, Any]) -> None:
         ch = text[pos]
         quote = state.get("quote")
         if quote:
-            if text.startswith(quote, pos) and (
-                quote == "'" or quote == "'''" or text[pos - 1] != "\\"
-            ):
+            if text.startswith(quote, pos) and (quote in ("'", "'''") or not _escaped(text, pos)):
                 state["quote"] = None
                 pos += len(quote)
                 continue
@@ -498,3 +506,27 @@ def _read_actions(
         note=note,
     )
     return None if len(r.problems) > before else actions
+
+
+def check_statuses(
+    value: object, rules: Sequence[Rule], text: str, known: Collection[str]
+) -> list[ConfigProblem]:
+    """A rule's `status` must name one of the configured statuses: a typo would otherwise
+    be stored as an unknown status, which counts as open, and the ticket would never close.
+    (Checked once both sections are read: statuses come from `[[statuses]]`.)"""
+    r = _RuleReader(text)
+    wanted = {name.casefold() for name in known}
+    by_name = {rule.name: rule for rule in rules}
+    for index, body in enumerate(value if isinstance(value, list) else []):
+        name = body.get("name") if isinstance(body, dict) else None
+        rule = by_name.get(name) if isinstance(name, str) else None
+        status = rule.actions.status if rule is not None else None
+        if rule is not None and status and status.casefold() not in wanted:
+            r.problem(
+                index,
+                rule.name,
+                "status",
+                f"one of the statuses: {', '.join(known)}",
+                _show(status),
+            )
+    return r.problems

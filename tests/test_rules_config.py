@@ -290,3 +290,48 @@ def test_strategy_without_a_department_is_an_error() -> None:
     )
     assert err.key == "rules[1].strategy"
     assert "a strategy chooses among a department's agents" in str(err)
+
+
+def test_a_rule_status_must_be_a_configured_status() -> None:
+    from helpdesk.core.config import ConfigError, parse_config
+
+    text = (
+        '[[statuses]]\nname = "new"\nkind = "open"\n\n'
+        '[[statuses]]\nname = "done"\nkind = "closed"\n\n'
+        '[[rules]]\nname = "Close spam-like"\n'
+        'conditions = [{ field = "subject", contains = "lottery" }]\n'
+        'status = "closd"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "/etc/helpdesk.toml", default_agent=("Jana", "jana@example.com"))
+    (problem,) = [p for p in err.value.problems if p.key.endswith(".status")]
+    assert problem.key == "rules[1].status" and problem.line == 12
+    assert "done" in problem.expected and '"closd"' in (problem.got or "")
+    # The configured name is fine, in any case.
+    ok = parse_config(
+        text.replace('"closd"', '"Done"'),
+        "/etc/helpdesk.toml",
+        default_agent=("Jana", "jana@example.com"),
+    )
+    assert ok.rules[0].actions.status == "Done"
+
+
+def test_line_numbers_survive_a_string_that_ends_in_a_backslash() -> None:
+    from helpdesk.core.config import ConfigError, parse_config
+
+    text = (
+        "[[rules]]\n"
+        'name = "Windows paths"\n'
+        "stop = true\n"
+        r'conditions = [{ field = "body", matches = "C:\\\\" },' + "\n"
+        '  { field = "subject", contains = "cesta" }]\n'
+        "\n"
+        "[[rules]]\n"
+        'name = "Broken"\n'
+        "stop = true\n"
+        'conditions = [{ field = "nonsense", contains = "x" }]\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "/etc/helpdesk.toml", default_agent=("Jana", "jana@example.com"))
+    (problem,) = err.value.problems
+    assert problem.key == "rules[2].conditions[1].field" and problem.line == 10

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.worker import Worker, get_current_worker
 
 from helpdesk.core.team import PRESENCE_HEARTBEAT
@@ -156,12 +157,17 @@ class HelpdeskApp(App[int]):
     def refresh_views(self) -> None:
         """Read the cache again: lists, counts and an open ticket."""
         for screen in self.screen_stack:
-            if isinstance(screen, QueueScreen):
-                screen.reload()
-            elif isinstance(screen, TicketScreen):
-                detail = self.ws.cache.ticket(screen.detail.summary.number)
-                if detail is not None:
-                    screen.update_detail(detail)
+            try:
+                if isinstance(screen, QueueScreen):
+                    screen.reload()
+                elif isinstance(screen, TicketScreen):
+                    detail = self.ws.cache.ticket(screen.detail.summary.number)
+                    if detail is not None:
+                        screen.update_detail(detail)
+            except NoMatches:
+                # A worker's news arrived while the app closes: the screen's widgets are
+                # already gone, and there is nothing left to redraw.
+                continue
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):

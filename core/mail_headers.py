@@ -485,3 +485,16 @@ def decode_date(value: str | None, defects: list[str]) -> datetime | None:
         defects.append("unusable Date header")
         return None
     return result
+
+
+def transfer_encoding(value: str) -> str:
+    """A Content-Transfer-Encoding value as the parser reads it, leniently: real mail
+    writes "Base64", "quoted-printable; x", "B", "x-uuencode"..."""
+    value = value.strip().strip('"').lower()
+    if "base64" in value or value == "b":
+        return "base64"
+    if "quoted" in value or value == "q":
+        return "quoted-printable"
+    if "uu" in value:
+        return "uuencode"
+    return value

@@ -34,6 +34,7 @@ from .mail_headers import (
     extract_ids,
     header_str,
     parse_params,
+    transfer_encoding,
     unfold,
 )
 from .message import Address, AttachmentInfo, AutoKind, ParsedMessage
@@ -294,14 +295,7 @@ def _parse_tree(raw: bytes, defects: _Defects) -> Message:
 
 
 def _transfer_encoding(headers: dict[str, list[str]]) -> str:
-    value = (_first(headers, "content-transfer-encoding") or "").strip().strip('"').lower()
-    if "base64" in value or value == "b":
-        return "base64"
-    if "quoted" in value or value == "q":
-        return "quoted-printable"
-    if "uu" in value:
-        return "uuencode"
-    return value
+    return transfer_encoding(_first(headers, "content-transfer-encoding") or "")
 
 
 def _uudecode(data: bytes) -> bytes:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from email.message import Message
 from mmap import mmap
 
-from .mail_headers import b64decode_lenient
+from .mail_headers import b64decode_lenient, transfer_encoding
 
 __all__ = [
     "ByteSource",
@@ -112,14 +112,7 @@ def _transfer_encoding(headers: Message) -> str:
         if str(name).strip().lower() == "content-transfer-encoding":
             value = raw if isinstance(raw, str) else str(raw)
             break
-    value = value.strip().strip('"').lower()
-    if "base64" in value or value == "b":
-        return "base64"
-    if "quoted" in value or value == "q":
-        return "quoted-printable"
-    if "uu" in value:
-        return "uuencode"
-    return value
+    return transfer_encoding(value)
 
 
 def _separator(boundary: str) -> bytes:

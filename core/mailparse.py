@@ -227,7 +227,7 @@ def _trim_envelope(raw: bytes, defects: _Defects) -> bytes:
 _DELIMITER = re.compile(rb"^--([!-~]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 
 
-def _guess_boundary(body: bytes) -> bytes | None:
+def guess_boundary(body: bytes) -> bytes | None:
     """The boundary a multipart body really uses, when its header names another one: the
     most frequent ``--token`` line that is followed by a part header."""
     counts: dict[bytes, int] = {}
@@ -259,7 +259,7 @@ def _repair_boundaries(root: Message, defects: _Defects) -> None:
             if payload.isascii()
             else (payload.encode("utf-8", "surrogateescape"))
         )
-        boundary = _guess_boundary(body[:MAX_TEXT_PART_BYTES])
+        boundary = guess_boundary(body[:MAX_TEXT_PART_BYTES])
         if boundary is None:
             continue
         wrapper = (

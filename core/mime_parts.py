@@ -27,6 +27,7 @@ from email.message import Message
 from mmap import mmap
 
 from .mail_headers import b64decode_lenient, transfer_encoding
+from .mailparse import guess_boundary
 
 __all__ = [
     "ByteSource",
@@ -56,7 +57,6 @@ _HEADER_LINE = re.compile(rb"(From |[\041-\071\073-\176]*:|[\t ])")
 _BOUNDARY_TAIL = re.compile(rb"(--)?[ \t]*(?:\r\n|\r|\n)?\Z")
 _LEADING_BLANK = re.compile(rb"(?:[ \t]*\r?\n)+")
 _BSMTP_DATA = re.compile(rb"^DATA\r?\n", re.MULTILINE | re.IGNORECASE)
-_DELIMITER = re.compile(rb"^--([!-~]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,16 +299,6 @@ def _parse_multipart_body(r: _Reader, ent: _Entity, sep: bytes, child_default: s
     ent.body_end = r.pos
 
 
-def _guess_boundary(body: bytes) -> bytes | None:
-    """The boundary a multipart body really uses (the parser's guess, the same rule)."""
-    counts: dict[bytes, int] = {}
-    for match in _DELIMITER.finditer(body):
-        after = body[match.end() : match.end() + 40].lstrip(b"\r\n").lower()
-        if after.startswith(b"content-"):
-            counts[match.group(1)] = counts.get(match.group(1), 0) + 1
-    return max(counts, key=lambda k: counts[k]) if counts else None
-
-
 def _repair(source: ByteSource, root: _Entity) -> None:
     """Split multiparts whose boundary is missing or wrong, as the parser does: by the
     boundary their body uses, re-read as a message of its own."""
@@ -324,7 +314,7 @@ def _repair(source: ByteSource, root: _Entity) -> None:
         if ent.ctype.partition("/")[0] != "multipart":
             continue
         end = min(ent.body_end, ent.body_start + _GUESS_WINDOW)
-        boundary = _guess_boundary(bytes(source[ent.body_start : end]))
+        boundary = guess_boundary(bytes(source[ent.body_start : end]))
         if boundary is None:
             continue
         wrapper = _header_message(

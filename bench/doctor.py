@@ -228,29 +228,8 @@ def main() -> None:
         team.close()
         print(f"filled cache and team store in {time.perf_counter() - t:.1f} s", flush=True)
 
-        config = work / "helpdesk.toml"
-        config.write_text(
-            f"""
-[agent]
-name = "Bench"
-email = "bench@helpdesk.example"
-[team]
-store = "sqlite:///{work / "team.sqlite"}"
-[cache]
-path = "{work / "cache.sqlite"}"
-[accounts.support]
-address = "support@helpdesk.example"
-[accounts.support.imap]
-host = "{acct.host}"
-port = {acct.tls_port}
-tls = "tls"
-user = "{acct.user}"
-ca_file = "{acct.ca_file}"
-password_command = "printf %s {acct.password}"
-folders = ["INBOX"]
-""",
-            encoding="utf-8",
-        )
+        # No Sent folder: the census looks at INBOX alone.
+        config = acct.write_config(work, sent_folder="")
         settings = load_settings(str(config), env={})
         print(
             f"\ndoctor on {len(uids):,} messages ({args.n - len(uids):,} expunged), {len(lost)} lost:"

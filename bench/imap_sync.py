@@ -325,37 +325,6 @@ def parse_rate(sample: Iterable[bytes]) -> tuple[float, int]:
     return len(raws) / (time.perf_counter() - t0), len(raws)
 
 
-def write_helpdesk_config(account: ImapAccount, work: Path) -> Path:
-    work.mkdir(parents=True, exist_ok=True)
-    config = work / "helpdesk.toml"
-    config.write_text(
-        f"""[agent]
-name = "Bench Agent"
-email = "agent@helpdesk.example"
-
-[team]
-store = "sqlite:///{work / "team.sqlite"}"
-
-[cache]
-path = "{work / "cache.sqlite"}"
-
-[accounts.support]
-address = "{SUPPORT}"
-
-[accounts.support.imap]
-host = "{account.host}"
-port = {account.port}
-tls = "none"
-user = "{account.user}"
-password_command = "printf %s {account.password}"
-folders = ["{INBOX}"]
-sent_folder = "{SENT}"
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
 @dataclass
 class CacheWatch:
     """Polls the cache read-only while the sync writes it."""
@@ -578,7 +547,7 @@ def main() -> None:
         hd: Run | None = None
         watch: CacheWatch | None = None
         hd_work = work / "helpdesk"
-        config = write_helpdesk_config(account, hd_work)
+        config = account.write_config(hd_work, tls=False, address=SUPPORT, sent_folder=SENT)
         if "helpdesk" in tools:
             watch = CacheWatch(hd_work / "cache.sqlite", box.newest_ids)
             hd = run_helpdesk(config, hd_work, "helpdesk sync --once", tick=watch)

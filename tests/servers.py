@@ -271,6 +271,53 @@ class ImapAccount:
             client.select_folder(folder)
             client.move(list(uids), destination)
 
+    def write_config(
+        self,
+        directory: Path,
+        *,
+        tls: bool = True,
+        store: str | None = None,
+        address: str = "support@helpdesk.example",
+        sent_folder: str = "Sent",
+        batch_size: int | None = None,
+    ) -> Path:
+        """A helpdesk.toml in `directory` for this account (cache and, unless `store` names
+        another, a SQLite team store beside it); the password comes by password_command."""
+        directory.mkdir(parents=True, exist_ok=True)
+        store = store or f"sqlite:///{directory / 'team.sqlite'}"
+        imap = [
+            f'host = "{self.host}"',
+            f"port = {self.tls_port if tls else self.port}",
+            f'tls = "{"tls" if tls else "none"}"',
+            f'user = "{self.user}"',
+            f'ca_file = "{self.ca_file}"',
+            f'password_command = "printf %s {self.password}"',
+            'folders = ["INBOX"]',
+            f'sent_folder = "{sent_folder}"',
+            *([f"batch_size = {batch_size}"] if batch_size else []),
+        ]
+        config = directory / "helpdesk.toml"
+        config.write_text(
+            "\n".join(
+                [
+                    "[agent]",
+                    'name = "Jana Dvořáková"',
+                    'email = "jana@helpdesk.example"',
+                    "[team]",
+                    f'store = "{store}"',
+                    "[cache]",
+                    f'path = "{directory / "cache.sqlite"}"',
+                    "[accounts.support]",
+                    f'address = "{address}"',
+                    "[accounts.support.imap]",
+                    *imap,
+                ]
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        return config
+
 
 @dataclass
 class DovecotServer:

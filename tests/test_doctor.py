@@ -32,36 +32,7 @@ raw_t = RawMessage.__table__
 
 
 def settings_for(acct: ImapAccount, tmp_path: Path, store: str | None = None) -> Settings:
-    store = store or f"sqlite:///{tmp_path / 'team.sqlite'}"
-    config = tmp_path / "helpdesk.toml"
-    config.write_text(
-        f"""
-[agent]
-name = "Eva Testová"
-email = "eva@helpdesk.example"
-
-[team]
-store = "{store}"
-
-[cache]
-path = "{tmp_path / "cache.sqlite"}"
-
-[accounts.support]
-address = "{OURS}"
-
-[accounts.support.imap]
-host = "{acct.host}"
-port = {acct.tls_port}
-tls = "tls"
-user = "{acct.user}"
-ca_file = "{acct.ca_file}"
-password_command = "printf %s {acct.password}"
-folders = ["INBOX"]
-sent_folder = "Sent"
-""",
-        encoding="utf-8",
-    )
-    return load_settings(str(config), env={})
+    return load_settings(str(acct.write_config(tmp_path, store=store, address=OURS)), env={})
 
 
 def fill(acct: ImapAccount, n: int, prefix: str = "m") -> list[int]:

@@ -27,40 +27,7 @@ MALFORMED = (
 def write_config(
     acct: ImapAccount, tmp_path: Path, *, tls: bool = True, store: str | None = None
 ) -> Path:
-    port = acct.tls_port if tls else acct.port
-    mode = "tls" if tls else "none"
-    store = store or f"sqlite:///{tmp_path / 'team.sqlite'}"
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    config = tmp_path / "helpdesk.toml"
-    config.write_text(
-        f"""
-[agent]
-name = "Jana Dvořáková"
-email = "jana@helpdesk.example"
-
-[team]
-store = "{store}"
-
-[cache]
-path = "{tmp_path / "cache.sqlite"}"
-
-[accounts.support]
-address = "{OURS}"
-
-[accounts.support.imap]
-host = "{acct.host}"
-port = {port}
-tls = "{mode}"
-user = "{acct.user}"
-ca_file = "{acct.ca_file}"
-password_command = "printf %s {acct.password}"
-folders = ["INBOX"]
-sent_folder = "Sent"
-batch_size = 3
-""",
-        encoding="utf-8",
-    )
-    return config
+    return acct.write_config(tmp_path, tls=tls, store=store, address=OURS, batch_size=3)
 
 
 def workspace_for(

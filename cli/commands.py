@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ from helpdesk.cli.output import print_json
 from helpdesk.core.config import Settings
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.search_text import Marked, SearchHit
+from helpdesk.core.sla import describe_due, sla_state
 from helpdesk.core.tickets import Queue, TicketDetail, TicketSummary, age
+from helpdesk.core.workflow import TicketSettings
 from helpdesk.storage.db import SchemaError
 from helpdesk.storage.locations import data_dir, load_settings
 from helpdesk.storage.workspace import Workspace, open_workspace
@@ -30,6 +32,8 @@ from helpdesk.sync.credentials import CredentialError
 from helpdesk.sync.idle import IdleWatcher
 from helpdesk.sync.mailfiles import NotAMailbox, import_path
 from helpdesk.sync.service import SyncService, make_ingestor
+
+DEFAULT_DUE_SOON = TicketSettings().due_soon
 
 KNOWN_ERRORS = (CredentialError, NotAMailbox, SchemaError, DBAPIError, OSError)
 
@@ -82,6 +86,9 @@ def run_demo(args: argparse.Namespace) -> int:
 # -- mail in -----------------------------------------------------------------------------------
 
 
+MAIL_OUT_INTERVAL = 5.0  # seconds between looks at the outgoing queue in `helpdesk sync`
+
+
 def run_sync(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     service = SyncService(ws, holder="helpdesk sync")
@@ -116,7 +123,22 @@ def run_sync(args: argparse.Namespace) -> int:
         )
         for account, error in report.errors.items():
             print(f"helpdesk: account {account}: {error}", file=sys.stderr, flush=True)
-        return report.ok
+        return send() and report.ok
+
+    def send() -> bool:
+        with serial:
+            out = service.send_mail()
+        if out is None:
+            return True
+        if out.sent or out.held or out.failed or out.retrying:
+            print(
+                f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} mail out: {len(out.sent)} sent, "
+                f"{len(out.held)} held, {len(out.failed)} failed, {len(out.retrying)} to retry",
+                flush=True,
+            )
+        for error in out.errors:
+            print(f"helpdesk: mail out: {error}", file=sys.stderr, flush=True)
+        return not out.failed
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -133,6 +155,15 @@ def run_sync(args: argparse.Namespace) -> int:
             max_instances=1,
             coalesce=True,
             id="imap-poll",
+        )
+        # Replies queued by agents' commands go out within seconds, not at the next poll.
+        scheduler.add_job(
+            send,
+            "interval",
+            seconds=MAIL_OUT_INTERVAL,
+            max_instances=1,
+            coalesce=True,
+            id="mail-out",
         )
 
         def stop(_signum: int, _frame: object) -> None:
@@ -196,10 +227,15 @@ def run_doctor(args: argparse.Namespace) -> int:
 # -- reading tickets ---------------------------------------------------------------------------
 
 
-def _summary_json(t: TicketSummary) -> dict[str, Any]:
+def _summary_json(
+    t: TicketSummary, now: datetime | None = None, soon: timedelta = DEFAULT_DUE_SOON
+) -> dict[str, Any]:
     d = asdict(t)
     d["created_at"] = t.created_at.isoformat()
     d["last_activity"] = t.last_activity.isoformat()
+    d["sla_due"] = t.sla_due.isoformat() if t.sla_due else None
+    state = sla_state(t.sla_due, now or datetime.now(UTC), soon)
+    d["sla_state"] = state.value.replace(" ", "_")  # "ok" | "due_soon" | "breached"
     return d
 
 
@@ -209,14 +245,17 @@ def run_tickets(args: argparse.Namespace) -> int:
         rows = ws.cache.list_tickets(Queue(args.queue), ws.agent, limit=args.limit or None)
     finally:
         ws.close()
-    if args.json:
-        print_json([_summary_json(t) for t in rows])
-        return 0
     now = datetime.now(UTC)
+    soon = ws.settings.workflow.tickets.due_soon
+    if args.json:
+        print_json([_summary_json(t, now, soon) for t in rows])
+        return 0
     for t in rows:
+        due = describe_due(t.sla_due, now) if t.sla_due else ""
         print(
-            f"#{t.number:<6} {age(t.last_activity, now):>4}  {t.status:<8} {(t.assignee or '-'):<20.20} "
-            f"{t.customer:<28.28} {t.subject}"
+            f"#{t.number:<6} {age(t.last_activity, now):>4}  {_one_line(t.status):<8} "
+            f"{due:<18} {(t.assignee or '-'):<20.20} {_one_line(t.customer):<28.28} "
+            f"{_one_line(t.subject)}"
         )
     return 0
 

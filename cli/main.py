@@ -10,10 +10,14 @@ from collections.abc import Callable, Sequence
 from helpdesk import __version__
 from helpdesk.cli.admin_commands import HANDLERS as ADMIN_HANDLERS
 from helpdesk.cli.admin_commands import add_parsers as add_admin_parsers
+from helpdesk.cli.reply_commands import HANDLERS as REPLY_HANDLERS
+from helpdesk.cli.reply_commands import add_parsers as add_reply_parsers
 from helpdesk.cli.rules_commands import HANDLERS as RULES_HANDLERS
 from helpdesk.cli.rules_commands import add_parsers as add_rules_parsers
 from helpdesk.cli.team_commands import HANDLERS as TEAM_HANDLERS
 from helpdesk.cli.team_commands import add_parsers as add_team_parsers
+from helpdesk.cli.workflow_commands import HANDLERS as WORKFLOW_HANDLERS
+from helpdesk.cli.workflow_commands import add_parsers as add_workflow_parsers
 from helpdesk.core.config import ConfigError
 from helpdesk.core.tickets import Queue
 
@@ -95,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     add_team_parsers(sub)
     add_admin_parsers(sub)
     add_rules_parsers(sub)
+    add_reply_parsers(sub)
+    add_workflow_parsers(sub)
 
     auth = sub.add_parser("auth", help="store account passwords in the keyring")
     auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
@@ -129,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers.update(TEAM_HANDLERS)
     handlers.update(ADMIN_HANDLERS)
     handlers.update(RULES_HANDLERS)
+    handlers.update(REPLY_HANDLERS)
+    handlers.update(WORKFLOW_HANDLERS)
     try:
         return handlers[args.command](args)
     except BrokenPipeError:

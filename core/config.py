@@ -20,10 +20,12 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .reply_config import DEFAULT_REPLY, ReplySettings
 from .workflow import DEFAULT_WORKFLOW, WorkflowSettings
 
 if TYPE_CHECKING:
     from .rules import Rule
+    from .views_config import SavedView
 
 __all__ = [
     "AccountSettings",
@@ -33,10 +35,12 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "ImapSettings",
+    "KeymapEntry",
     "Settings",
     "SmtpSettings",
     "TeamSettings",
     "TlsMode",
+    "UiSettings",
     "parse_agent",
     "parse_config",
     "with_agent",
@@ -115,6 +119,21 @@ class AccountSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class KeymapEntry:
+    """One ``[keymap]`` line: the keys that replace a binding's defaults."""
+
+    binding: str  # the Binding id, like "queue.claim"
+    keys: tuple[str, ...]  # Textual key names, like ("c", "ctrl+k")
+    key: str  # where it was written, as a dotted config key, for error messages
+    line: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    theme: str | None = None  # None = the built-in default
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     agent: AgentSettings
     team: TeamSettings
@@ -125,6 +144,11 @@ class Settings:
     # statuses, priorities, business hours, [tickets] (core.workflow_config)
     workflow: WorkflowSettings = DEFAULT_WORKFLOW
     rules: tuple[Rule, ...] = ()  # [[rules]], in file order (core.rules_config)
+    reply: ReplySettings = DEFAULT_REPLY  # [reply] and [[templates]] (core.reply_config)
+    views: tuple[SavedView, ...] = ()  # [[views]]: saved filters of the ticket list
+    # Binding ids are the app's to check: core does not know them (tui.keymap does).
+    keymap: tuple[KeymapEntry, ...] = ()
+    ui: UiSettings = UiSettings()
 
 
 def with_agent(settings: Settings, name: str, email: str) -> Settings:
@@ -493,7 +517,19 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------
 # The shape of the file
 
-_TOP_KEYS = ("agent", "team", "cache", "accounts", "attachments", "rules")
+_TOP_KEYS = (
+    "agent",
+    "team",
+    "cache",
+    "accounts",
+    "attachments",
+    "rules",
+    "keymap",
+    "ui",
+    "views",
+    "reply",
+    "templates",
+)
 _TOP_KEYS_WORKFLOW = ("statuses", "priorities", "business_hours", "tickets")  # workflow_config
 _AGENT_KEYS = ("name", "email")
 _TEAM_KEYS = ("name", "store", "addresses", "subject_tag", "next_order", "next_departments_only")
@@ -601,8 +637,12 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
     rules = _read_rules(r, top.get("rules", []), text)
     workflow = _read_workflow(r, top, text)
     _check_rule_statuses(r, top.get("rules", []), rules, workflow, text)
+    reply = _read_reply(r, top, text, workflow, source)
     accounts = _read_accounts(r, top.get("accounts", {}))
     team = _read_team(r, top.get("team", {}), accounts)
+    views = _read_views(r, top.get("views", []), workflow, text)
+    keymap = _read_keymap(r, top.get("keymap", {}))
+    ui = _read_ui(r, top.get("ui", {}))
 
     if r.problems:
         # File order reads best; problems with no known line go last.
@@ -617,6 +657,10 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
         attachments=attachments,
         rules=rules,
         workflow=workflow,
+        reply=reply,
+        views=views,
+        keymap=keymap,
+        ui=ui,
     )
 
 
@@ -627,6 +671,15 @@ def _read_workflow(r: _Reader, top: Mapping[str, Any], text: str) -> WorkflowSet
     return read_workflow(r, top, text)
 
 
+def _read_reply(
+    r: _Reader, top: Mapping[str, Any], text: str, workflow: WorkflowSettings, source: str
+) -> ReplySettings:
+    # Imported here: reply_config builds on this module's reader.
+    from .reply_config import read_reply
+
+    return read_reply(r, top, text, workflow, source)
+
+
 def _read_rules(r: _Reader, value: object, text: str) -> tuple[Rule, ...]:
     # Imported here: rules_config builds on this module's ConfigProblem.
     from .rules_config import read_rules
@@ -634,6 +687,17 @@ def _read_rules(r: _Reader, value: object, text: str) -> tuple[Rule, ...]:
     rules, problems = read_rules(value, text)
     r.problems.extend(problems)
     return rules
+
+
+def _read_views(
+    r: _Reader, value: object, workflow: WorkflowSettings, text: str
+) -> tuple[SavedView, ...]:
+    # Imported here: views_config builds on this module's ConfigProblem.
+    from .views_config import read_views
+
+    views, problems = read_views(value, text, tuple(s.name for s in workflow.statuses))
+    r.problems.extend(problems)
+    return views
 
 
 def _check_rule_statuses(
@@ -840,6 +904,82 @@ def _read_smtp(r: _Reader, account: str, login: str, value: object) -> SmtpSetti
         ca_file=ca_file,
         timeout=timeout or 30.0,
     )
+
+
+_UI_KEYS = ("theme",)
+_MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
+# A key is a single character or a Textual key name ("enter", "question_mark", "f5"); the
+# comma separates keys, so it is written "comma", and "+" joins modifiers, so it is "plus".
+_KEY_NAME = re.compile(r"^(?:[^\s,+]|[a-z][a-z0-9_]*)$")
+_KEYS_EXPECTED = (
+    'keys separated by commas, like "c" or "c,ctrl+k" (modifiers: '
+    + ", ".join(_MODIFIERS)
+    + '; "comma" and "plus" for those characters)'
+)
+
+
+def _key(text: str) -> str | None:
+    *mods, name = text.strip().split("+") if text.strip() != "+" else ["+"]
+    if not _KEY_NAME.match(name) or any(m.lower() not in _MODIFIERS for m in mods):
+        return None
+    return "+".join([*(m.lower() for m in mods), name])
+
+
+def _keys(value: object) -> tuple[str, ...] | None:
+    """A key list as a "c,ctrl+k" string or an array of keys: normalised, duplicates dropped."""
+    if isinstance(value, str):
+        items: list[object] = list(value.split(","))
+    elif isinstance(value, list) and value:
+        items = list(value)
+    else:
+        return None
+    keys: list[str] = []
+    for item in items:
+        key = _key(item) if isinstance(item, str) else None
+        if key is None:
+            return None
+        keys.append(key)
+    return _unique(keys) or None
+
+
+_BINDING_ID = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")
+
+
+def _keymap_items(
+    value: Mapping[str, Any], path: tuple[str, ...]
+) -> Iterable[tuple[tuple[str, ...], object]]:
+    """``queue.claim = "c"`` (a nested table to TOML) and ``"queue.claim" = "c"`` alike."""
+    for name, item in value.items():
+        if isinstance(item, dict):
+            yield from _keymap_items(item, (*path, name))
+        else:
+            yield (*path, name), item
+
+
+def _read_keymap(r: _Reader, value: object) -> tuple[KeymapEntry, ...]:
+    path = ("keymap",)
+    if not isinstance(value, dict):
+        r.problem(path, 'a table of binding ids and keys, like "queue.claim" = "c"', value)
+        return ()
+    entries: list[KeymapEntry] = []
+    for where, item in _keymap_items(value, path):
+        binding = ".".join(where[1:])
+        if not _BINDING_ID.match(binding):
+            r.problem(where, 'a binding id like "queue.claim"', detail="bad binding id")
+            continue
+        keys = _keys(item)
+        if keys is None:
+            r.problem(where, _KEYS_EXPECTED, item)
+            continue
+        entries.append(KeymapEntry(binding, keys, ".".join(where), r.locator.line_of(where)))
+    return tuple(entries)
+
+
+def _read_ui(r: _Reader, value: object) -> UiSettings:
+    path = ("ui",)
+    t = r.table(value, path, _UI_KEYS) or {}
+    theme = r.get(t, path, "theme", _text, 'a theme name, like "helpdesk-dark"', None)
+    return UiSettings(theme=theme)
 
 
 # --------------------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ class EventKind(StrEnum):
     FIELD_OVERRIDDEN = "field_overridden"  # an older offline edit lost to a newer one
     NOTE = "note"
     SKIPPED = "skipped"
-    REFUSED = "refused"  # an agent's request the team store turned down (with why)  # an agent passed on a ticket (handle-next will not offer it to them)
+    REFUSED = "refused"  # an agent's request the team store turned down (with why)
+    REPLIED = "replied"  # an agent's reply left by SMTP: `new` is its Message-ID
     AGENT = "agent"  # an agent's role, departments or away flag changed
 
 

@@ -11,8 +11,12 @@ class Queue(StrEnum):
     MINE = "mine"
     UNASSIGNED = "unassigned"
     OPEN = "open"  # every ticket that is not closed
-    CLOSED = "closed"
+    CLOSED = "closed"  # closed and spam
     ALL = "all"
+    WAITING = "waiting"  # waiting on the customer (statuses of kind waiting)
+    SPAM = "spam"
+    # Snoozed comes with the workflow issue: a member here, its condition in
+    # storage.ticket_filter.queue_condition, and a place in tui.screens.queue.QUEUES.
 
 
 class Status(StrEnum):
@@ -38,6 +42,12 @@ class TicketSummary:
     last_activity: datetime
     message_count: int
     waiting_on_us: bool  # the last message came from the customer
+    priority: int = 1  # core.team.Priority
+    tags: tuple[str, ...] = ()
+    department: str | None = None
+    sla_due: datetime | None = None
+    lock_holder: str | None = None
+    unread: bool = False  # customer mail newer than the agent last opened the ticket
 
     @property
     def customer(self) -> str:

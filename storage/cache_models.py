@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from helpdesk.storage import blob_models  # noqa: F401  (registers raw_blob for CACHE_TABLES)
@@ -181,6 +181,93 @@ class Attachment(SQLModel, table=True):
     content_id: str = ""
 
 
+class OutgoingMail(SQLModel, table=True):
+    """Schema 4: a reply, forward or new mail the agent queued, with the complete message.
+
+    The message (and its Message-ID) is built once, at queue time: a retry sends the very same
+    bytes, so the server and the customer can recognise a second copy, and a crash between the
+    SMTP acceptance and the state change can be checked against the Sent folder by that id.
+    """
+
+    __tablename__ = "outgoing"
+    __table_args__ = (
+        # The sender's question, asked every few seconds: what is due now.
+        Index("ix_outgoing_state_send_after", "state", "send_after"),
+        Index("ix_outgoing_ticket", "ticket"),
+    )
+
+    id: str = Field(primary_key=True)  # UUID
+    ticket: int | None = None  # None: a new outgoing ticket not registered yet
+    kind: str  # reply, reply_all, forward, new
+    message_id: str = Field(unique=True)  # without angle brackets
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    rcpt: str = "[]"  # JSON list: the envelope recipients (Bcc included)
+    author: str
+    state: str = "queued"
+    created_at: datetime
+    send_after: datetime  # created_at + the send delay: until then the agent may undo
+    attempts: int = 0
+    next_attempt: datetime | None = None
+    last_error: str = ""
+    sent_at: datetime | None = None
+    status_after: str | None = None
+    base_seq: int = 0  # the newest team event the agent had seen when the draft began
+    base_messages: str = "[]"  # JSON list of the ticket's Message-IDs then
+    held_reason: str = ""
+    draft_id: str | None = None
+
+
+class CachedDraft(SQLModel, table=True):
+    """Schema 4: a reply being written, saved every few seconds so that nothing typed is lost.
+
+    A discarded draft stays as a tombstone (`deleted`) until the team store has been told.
+    """
+
+    __tablename__ = "draft"
+    __table_args__ = (Index("ix_draft_ticket_updated", "ticket", "updated_at"),)
+
+    id: str = Field(primary_key=True)  # UUID
+    ticket: int | None = None
+    kind: str
+    author: str
+    # Address fields as the agent typed them: a draft may hold half an address.
+    to_addrs: str = ""
+    cc_addrs: str = ""
+    bcc_addrs: str = ""
+    subject: str = ""
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    attachments: str = "[]"  # JSON list of {filename, path | message_id + message_pk + part}
+    base_seq: int = 0
+    base_messages: str = "[]"  # JSON list of Message-IDs
+    template: str | None = None
+    updated_at: datetime
+    pushed_at: datetime | None = None  # the `updated_at` of the version the team store has
+    deleted: bool = False
+
+
+class SeenTicket(SQLModel, table=True):
+    """When an agent last opened a ticket: customer mail newer than that is unread to them.
+
+    Per agent, because one cache may serve every agent on a support server. Not a numbered
+    schema step: `Cache.__init__` creates it (and `QUEUE_INDEXES`) when missing, in any cache.
+    """
+
+    __tablename__ = "seen"
+
+    ticket: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    agent: str = Field(primary_key=True)
+    at: datetime
+
+
+# The queue list's filters and sorts (storage.ticket_filter); created when missing, like `seen`.
+QUEUE_INDEXES = (
+    # Department queues, their counts and the list of departments present.
+    "CREATE INDEX IF NOT EXISTS ix_ticket_department_status ON ticket (department, status)",
+    # sort:sla and is:breached / is:due without reading every ticket.
+    "CREATE INDEX IF NOT EXISTS ix_ticket_sla_due ON ticket (sla_due)",
+)
+
+
 CACHE_TABLES = [
     SQLModel.metadata.tables[name]
     for name in (
@@ -196,6 +283,8 @@ CACHE_TABLES = [
         "presence",
         "outbox",
         "raw_blob",  # storage.blob_models; Cache.__init__ adds it to caches made before it
+        "outgoing",
+        "draft",
     )
 ]
 SCHEMA_2_NEW_TABLES = ("cache_meta", "note", "event", "presence", "outbox")
@@ -226,3 +315,6 @@ MESSAGE_FTS_DDL = (
     f"CREATE VIRTUAL TABLE {MESSAGE_FTS} USING fts5("
     "subject, sender, body, content='', tokenize='unicode61 remove_diacritics 2')"
 )
+
+# Schema 4: replying (the outgoing mail queue and drafts).
+SCHEMA_4_NEW_TABLES = ("outgoing", "draft")

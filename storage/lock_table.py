@@ -35,8 +35,17 @@ from helpdesk.core.team import (
     edit_wins,
 )
 from helpdesk.core.tickets import CLOSED_STATUSES, Status
+from helpdesk.core.workflow import StatusKind, WorkflowSettings
+from helpdesk.core.workflow_values import (
+    parse_priority,
+    priority_choices,
+    resolve_status,
+    status_choices,
+)
 from helpdesk.storage.db import DriverStatement, as_utc, insert_ignore, utc_now
+from helpdesk.storage.sla_clock import SlaClock
 from helpdesk.storage.team_models import (
+    MessageIndex,
     TeamAgent,
     TeamEvent,
     TeamNote,
@@ -58,9 +67,23 @@ _note = TeamNote.__table__
 _event = TeamEvent.__table__
 _presence = TeamPresence.__table__
 _skip = TeamSkip.__table__
+_index = MessageIndex.__table__
 
 _CLOSED = [str(s) for s in CLOSED_STATUSES]
 STATUSES = frozenset(str(s) for s in Status)
+# Fields whose change moves the SLA clock: the status (open or not), the priority (its
+# targets), the department (its business hours).
+_SLA_FIELDS = frozenset({"status", "priority", "department"})
+
+
+def closed_names(workflow: WorkflowSettings) -> tuple[str, ...]:
+    """Status names handle-next never serves: the configured closed ones, and the names
+    stored before statuses were configurable, unless configured otherwise."""
+    configured = {s.name.casefold() for s in workflow.statuses}
+    names = {s.name for s in workflow.statuses if s.kind is StatusKind.CLOSED}
+    names.update(n for n in _CLOSED if n not in configured)
+    return tuple(sorted(names))
+
 
 # Handle-next orders by these keys, in the configured order.
 NEXT_ORDER_KEYS = ("sla", "priority", "oldest")
@@ -190,8 +213,13 @@ def _ticket_row(conn: Connection, number: int) -> Any:
 
 
 class LockTable:
-    def __init__(self, store: TeamStore) -> None:
+    def __init__(self, store: TeamStore, workflow: WorkflowSettings | None = None) -> None:
+        """``workflow``: the statuses and SLA targets edits are checked and timed by; the
+        team store's own by default."""
         self.store = store
+        self.workflow = store.workflow if workflow is None else workflow
+        self.sla = store.sla if workflow is None else SlaClock(workflow)
+        self._closed = closed_names(self.workflow)
         self._members: set[str] = set()
 
     # -- agents ------------------------------------------------------------------------------
@@ -236,7 +264,7 @@ class LockTable:
     def agents(self) -> list[AgentLoad]:
         held = (
             select(_ticket.c.assignee, func.count().label("n"))
-            .where(_ticket.c.assignee.is_not(None), _ticket.c.status.not_in(_CLOSED))
+            .where(_ticket.c.assignee.is_not(None), _ticket.c.status.not_in(self._closed))
             .group_by(_ticket.c.assignee)
             .subquery()
         )
@@ -464,7 +492,7 @@ class LockTable:
             except Denied as why:
                 return _refuse(conn, op_id, actor, None, str(why))
             stmt = select(_ticket.c.number).where(
-                _ticket.c.assignee == from_agent, _ticket.c.status.not_in(_CLOSED)
+                _ticket.c.assignee == from_agent, _ticket.c.status.not_in(self._closed)
             )
             if numbers is not None:
                 stmt = stmt.where(_ticket.c.number.in_(list(numbers)))
@@ -523,7 +551,7 @@ class LockTable:
             params: dict[str, Any] = {"actor": actor, "now": now}
             if deps is None and not one_statement:
                 # SQLite's hot path, straight on the driver: every colleague waits for it.
-                claim, event = _sqlite_next(tuple(order), conn.dialect)
+                claim, event = _sqlite_next(tuple(order), conn.dialect, self._closed)
                 won = claim.first(conn, params)
                 if won is not None:
                     event.first(
@@ -539,7 +567,9 @@ class LockTable:
                         },
                     )
             else:
-                stmt = _next_statement(tuple(order), deps is not None, conn.dialect.name)
+                stmt = _next_statement(
+                    tuple(order), deps is not None, conn.dialect.name, self._closed
+                )
                 if deps is not None:
                     params["deps"] = deps
                 if one_statement:
@@ -644,7 +674,7 @@ class LockTable:
 
         def body(conn: Connection, who: Agent, row: Any) -> Outcome:
             check_edit(who, row.assignee)
-            new = check_field_value(field, value, STATUSES)
+            new = check_field_value(field, self._known_value(field, value), self._status_names)
             old = row._mapping[field]
             old_text = None if old is None else str(old)
             last = conn.execute(
@@ -672,9 +702,32 @@ class LockTable:
                 )
             stored: Any = int(new) if field == "priority" and new is not None else new
             conn.execute(update(_ticket).where(_ticket.c.number == number).values({field: stored}))
+            if field in _SLA_FIELDS:
+                self.sla.recompute(conn, [number])
             return Outcome(True, number)
 
         return self._act(actor, number, op_id, body)
+
+    @property
+    def _status_names(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.workflow.statuses)
+
+    def _known_value(self, field: str, value: str | None) -> str | None:
+        """A status or priority as stored, by the workflow's names; Denied naming the
+        valid ones when it is none of them."""
+        if field == "status":
+            found = resolve_status(self.workflow, value or "")
+            if found is None:
+                raise Denied(
+                    f"unknown status {value!r}; the statuses are {status_choices(self.workflow)}"
+                )
+            return found.name
+        if field == "priority" and value is not None:
+            priority = parse_priority(value)
+            if priority is None:
+                raise Denied(f"unknown priority {value!r}; the priorities are {priority_choices()}")
+            return str(priority.value)
+        return value
 
     # -- the reply lock ----------------------------------------------------------------------
 
@@ -718,6 +771,29 @@ class LockTable:
                 update(_ticket)
                 .where(_ticket.c.number == number, _ticket.c.lock_holder == actor)
                 .values(lock_holder=None, lock_expires=None)
+            )
+
+    def record_reply(
+        self, actor: str, number: int, message_id: str, at: datetime | None = None
+    ) -> None:
+        """Who sent a reply: the ticket view names them, and the first such event of a
+        ticket is its first response."""
+        with self.store.write() as conn:
+            add_event(
+                conn,
+                ticket=number,
+                actor=actor,
+                kind=EventKind.REPLIED,
+                new=message_id,
+                at=at or utc_now(),
+            )
+            self.sla.recompute(conn, [number])
+
+    def ticket_message_ids(self, number: int) -> set[str]:
+        """Every message the team knows in a ticket: what a reply's collision check compares."""
+        with self.store.engine.connect() as conn:
+            return set(
+                conn.execute(select(_index.c.message_id).where(_index.c.ticket == number)).scalars()
             )
 
     # -- presence ----------------------------------------------------------------------------
@@ -802,7 +878,9 @@ class LockTable:
 
 
 @functools.cache
-def _next_statement(order: tuple[str, ...], by_department: bool, dialect: str) -> Any:
+def _next_statement(
+    order: tuple[str, ...], by_department: bool, dialect: str, closed: tuple[str, ...]
+) -> Any:
     """The pick-and-claim statement, built once per policy: each press only binds values
     (building it anew cost more than running it)."""
     t = _ticket
@@ -815,7 +893,7 @@ def _next_statement(order: tuple[str, ...], by_department: bool, dialect: str) -
         _skip.c.ticket == t.c.number, _skip.c.agent == actor, _skip.c.until > now
     )
     cand = select(t.c.number).where(
-        t.c.assignee.is_(None), t.c.status.not_in(_CLOSED), ~others_here, ~skipped
+        t.c.assignee.is_(None), t.c.status.not_in(closed), ~others_here, ~skipped
     )
     if by_department:
         cand = cand.where(
@@ -858,7 +936,9 @@ def _next_statement(order: tuple[str, ...], by_department: bool, dialect: str) -
 
 
 @functools.cache
-def _sqlite_next(order: tuple[str, ...], dialect: Any) -> tuple[DriverStatement, DriverStatement]:
+def _sqlite_next(
+    order: tuple[str, ...], dialect: Any, closed: tuple[str, ...]
+) -> tuple[DriverStatement, DriverStatement]:
     """Handle-next's claim and its event as driver statements (see `DriverStatement`)."""
     keys = ("ticket", "actor", "kind", "new", "op_id", "at", "recorded_at")
     event = (
@@ -867,7 +947,7 @@ def _sqlite_next(order: tuple[str, ...], dialect: Any) -> tuple[DriverStatement,
         .returning(_event.c.seq)
     )
     return (
-        DriverStatement(_next_statement(order, False, "sqlite"), dialect),
+        DriverStatement(_next_statement(order, False, "sqlite", closed), dialect),
         DriverStatement(event, dialect),
     )
 

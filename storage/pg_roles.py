@@ -50,6 +50,7 @@ _INSERT = (
     "team_event",
     "team_presence",
     "team_skip",
+    "team_draft",
 )
 
 
@@ -199,7 +200,7 @@ def _install_sql(schema: str, database: str, group: str) -> list[str]:
         f"GRANT USAGE ON SCHEMA {s} TO {g}",
         f"GRANT SELECT ON {', '.join(f'{s}.{t}' for t in _READ)} TO {g}",
         f"GRANT INSERT ON {', '.join(f'{s}.{t}' for t in _INSERT)} TO {g}",
-        f"GRANT UPDATE ON {s}.team_ticket, {s}.team_agent TO {g}",
+        f"GRANT UPDATE ON {s}.team_ticket, {s}.team_agent, {s}.team_draft TO {g}",
         f"GRANT DELETE ON {s}.team_presence, {s}.team_skip TO {g}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {g}",
         *(
@@ -233,6 +234,12 @@ def _policies(s: str, g: str) -> list[str]:
             ("own_read", "SELECT", f"agent = {me}", None),
             ("own", "INSERT", None, f"agent = {me}"),
             ("own_delete", "DELETE", f"agent = {me}", None),
+        ],
+        "team_draft": [
+            # A colleague taking a ticket over reads the draft; only its author changes it.
+            ("read", "SELECT", "true", None),
+            ("own", "INSERT", None, f"author = {me}"),
+            ("own_update", "UPDATE", f"author = {me}", f"author = {me}"),
         ],
         "team_meta": [
             ("read", "SELECT", "true", None),

@@ -138,6 +138,31 @@ class TeamSkip(SQLModel, table=True):
     reason: str = ""
 
 
+class TeamDraft(SQLModel, table=True):
+    """Schema 4: the drafts agents are writing, so that a colleague who takes a ticket over
+    sees them. The newest save of a draft wins; a discarded one stays as a tombstone, so that
+    an older copy pushed late cannot bring it back."""
+
+    __tablename__ = "team_draft"
+    __table_args__ = (Index("ix_team_draft_ticket", "ticket", "updated_at"),)
+
+    id: str = Field(primary_key=True)  # UUID, made by the agent's cache
+    ticket: int | None = None
+    kind: str
+    author: str = Field(index=True)
+    to_addrs: str = Field(default="", sa_column=Column(Text, nullable=False))
+    cc_addrs: str = Field(default="", sa_column=Column(Text, nullable=False))
+    bcc_addrs: str = Field(default="", sa_column=Column(Text, nullable=False))
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    attachments: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
+    base_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    base_messages: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON
+    template: str | None = None
+    updated_at: datetime  # the agent's clock at the save: the newest wins
+    deleted: bool = False
+
+
 TEAM_TABLES = [
     SQLModel.metadata.tables[name]
     for name in (
@@ -150,6 +175,7 @@ TEAM_TABLES = [
         "team_event",
         "team_presence",
         "team_skip",
+        "team_draft",
     )
 ]
 SCHEMA_2_NEW_TABLES = (

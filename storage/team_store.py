@@ -34,6 +34,8 @@ from sqlmodel import SQLModel
 
 from helpdesk.core.team import EventKind
 from helpdesk.core.threading import ThreadFacts, ThreadReason, decide
+from helpdesk.core.workflow import DEFAULT_WORKFLOW, WorkflowSettings
+from helpdesk.storage.customer_reply import CustomerMail, apply_customer_mail
 from helpdesk.storage.db import (
     Migration,
     as_utc,
@@ -43,6 +45,7 @@ from helpdesk.storage.db import (
     insert_ignore_many,
     write_engine,
 )
+from helpdesk.storage.sla_clock import SlaClock
 from helpdesk.storage.team_models import (
     SCHEMA_2_NEW_TABLES,
     SCHEMA_2_TICKET_COLUMNS,
@@ -115,7 +118,12 @@ def _schema_3(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_schema_2, _schema_3]
+def _schema_4(conn: Connection) -> None:
+    """Shared drafts (replying)."""
+    SQLModel.metadata.tables["team_draft"].create(conn)
+
+
+MIGRATIONS: list[Migration] = [_schema_2, _schema_3, _schema_4]
 
 CHANGES_CHANNEL = "helpdesk_team"
 _WRITE_LOCK = 0x6864_7772  # the advisory lock key of team writes ("hdwr")
@@ -163,8 +171,10 @@ class TicketState:
 
 
 class TeamStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workflow: WorkflowSettings = DEFAULT_WORKFLOW) -> None:
         self.url = url
+        self.workflow = workflow
+        self.sla = SlaClock(workflow)  # keeps `sla_due` in step with each write's history
         self.engine: Engine = engine_for_url(url)
         self._writer = write_engine(self.engine)
         self._thread_lock = threading.Lock()
@@ -410,7 +420,7 @@ class TeamStore:
                         {
                             "subject": r.subject[:500],
                             "customer_email": r.customer_email,
-                            "status": "new",
+                            "status": self.workflow.initial_status.name,
                             "created_at": r.date,
                         }
                         for r in opened
@@ -453,11 +463,34 @@ class TeamStore:
             insert_ignore_many(
                 conn, _refs, [{"ref_id": ref, "ticket": real(t)} for ref, t in ref_rows.items()]
             )
-            _update_waiting(
+            # A customer's mail to a ticket that already existed may reopen it, or open a
+            # follow-up when it was closed long ago (ours never do either).
+            moved = apply_customer_mail(
                 conn,
-                {real(ticket) for ticket, reason, _ in decided if reason is not ThreadReason.KNOWN},
+                self.workflow,
+                [
+                    CustomerMail(r.message_id, t, r.date, r.subject, r.customer_email)
+                    for r, t in index_rows
+                    if t > 0 and not r.outgoing
+                ],
+                actor=actor,
+                now=now,
             )
-        return [Registered(real(t), reason, created) for t, reason, created in decided]
+            touched = {
+                real(ticket) for ticket, reason, _ in decided if reason is not ThreadReason.KNOWN
+            }
+            touched.update(moved.values())
+            _update_waiting(conn, touched)
+            self.sla.recompute(conn, touched)
+        results = [Registered(real(t), reason, created) for t, reason, created in decided]
+        opened_now: set[int] = set()
+        for i, r in enumerate(regs):
+            follow_up = moved.get(r.message_id)
+            if follow_up is not None:
+                first = follow_up not in opened_now and results[i].reason is not ThreadReason.KNOWN
+                opened_now.add(follow_up)
+                results[i] = Registered(follow_up, ThreadReason.NEW, first)
+        return results
 
     def ticket_states(self, numbers: Iterable[int]) -> dict[int, TicketState]:
         nums = sorted(set(numbers))

@@ -20,7 +20,7 @@ class Workspace:
     @property
     def team(self) -> TeamStore:
         if self._team is None:
-            self._team = TeamStore(team_store_url(self.settings))
+            self._team = TeamStore(team_store_url(self.settings), self.settings.workflow)
         return self._team
 
     @property

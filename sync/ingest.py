@@ -223,7 +223,10 @@ class Ingestor:
     ) -> Registration:
         refs = msg.thread_ids()
         secret = self.team.secret
-        signed = [t for t in (verify_message_id(secret, r) for r in refs) if t is not None]
+        # Ticket 0 is what a new outgoing ticket's id names: its number came only later.
+        # Our own signed id names its ticket too: a forward refers to nothing in the thread.
+        ids = [msg.message_id, *refs]
+        signed = [t for t in (verify_message_id(secret, r) for r in ids) if t]
         tag = find_subject_tag(self.tag_prefix, msg.subject)
         if tag is not None:
             sender = msg.from_addr.email if msg.from_addr else ""

@@ -17,6 +17,7 @@ from helpdesk.sync.credentials import get_password
 from helpdesk.sync.faults import describe_fault
 from helpdesk.sync.imap import FolderProgress, ImapFetcher
 from helpdesk.sync.ingest import Ingestor, IngestStats
+from helpdesk.sync.mail_out import MailOut, SendReport
 from helpdesk.sync.parse_pool import ParsePool
 
 
@@ -45,6 +46,7 @@ class SyncService:
         self.lease = SyncLease(ws.cache.path, holder)
         self._pool = ParsePool()
         self._swept = False
+        self.mail_out = MailOut(ws, self.ingestor)
 
     def close(self) -> None:
         self._pool.close()
@@ -87,3 +89,10 @@ class SyncService:
                 report.errors[account.name] = describe_fault(exc)
         report.finished_at = datetime.now(UTC)
         return report
+
+    def send_mail(self) -> SendReport | None:
+        """Send the replies that are due; None when another process holds the lease (and
+        sends them)."""
+        if not self.lease.try_take():
+            return None
+        return self.mail_out.process()

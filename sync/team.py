@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.team import PRESENCE_TTL, PresenceKind, Role
 from helpdesk.core.tickets import CLOSED_STATUSES
-from helpdesk.storage import outbox
+from helpdesk.storage import drafts, outbox
 from helpdesk.storage.cache import ticket_t
 from helpdesk.storage.lock_table import LockTable, Outcome, next_order
 from helpdesk.storage.outbox import Op, OpKind, OpState
@@ -232,9 +232,27 @@ class TeamService:
                         if op.kind == OpKind.NOTE:
                             outbox.drop_note(conn, op.id)
                 done += 1
+            self._push_drafts()
             if done:
                 self.pull()
             return done
+
+    def _push_drafts(self) -> None:
+        """Drafts saved or discarded here since the last push, so a colleague taking the
+        ticket over sees what was being written."""
+        pending = drafts.unpushed(self.ws.cache)
+        if not pending:
+            return
+        try:
+            self._online(lambda _t: drafts.push(self.ws.team, pending))
+        except Offline:
+            return  # kept for the next push
+        except Exception as exc:  # one bad draft must not stop the team sync
+            self.last_error = safe_text(f"drafts: {type(exc).__name__}: {exc}")[:200]
+            return
+        for d in pending:
+            if d.updated_at is not None:
+                drafts.mark_pushed(self.ws.cache, d.id, d.updated_at)
 
     def _team_truth(self, op: Op) -> list[Any]:
         try:

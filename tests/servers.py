@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -280,6 +280,8 @@ class ImapAccount:
         address: str = "support@helpdesk.example",
         sent_folder: str = "Sent",
         batch_size: int | None = None,
+        smtp: SmtpServer | None = None,
+        extra: str = "",
     ) -> Path:
         """A helpdesk.toml in `directory` for this account (cache and, unless `store` names
         another, a SQLite team store beside it); the password comes by password_command."""
@@ -311,12 +313,30 @@ class ImapAccount:
                     f'address = "{address}"',
                     "[accounts.support.imap]",
                     *imap,
+                    *(_smtp_config(smtp) if smtp is not None else []),
                 ]
             )
-            + "\n",
+            + "\n"
+            + extra,
             encoding="utf-8",
         )
         return config
+
+
+def _smtp_config(smtp: SmtpServer) -> list[str]:
+    lines = [
+        "[accounts.support.smtp]",
+        f'host = "{smtp.host}"',
+        f"port = {smtp.port}",
+        f'tls = "{"none" if smtp.mode == "plain" else smtp.mode}"',
+    ]
+    if smtp.user:
+        lines += [f'user = "{smtp.user}"', f'password_command = "printf %s {smtp.password}"']
+    else:
+        lines.append('user = ""')  # a relay that takes mail without a login
+    if smtp.ca_file:
+        lines.append(f'ca_file = "{smtp.ca_file}"')
+    return lines
 
 
 @dataclass
@@ -539,9 +559,13 @@ class ReceivedMail:
     auth_user: str | None = None
 
 
+DataHook = Callable[[ReceivedMail], "str | None"]
+
+
 class _Recorder:
-    def __init__(self, sink: list[ReceivedMail]) -> None:
+    def __init__(self, sink: list[ReceivedMail], hooks: list[DataHook]) -> None:
         self.sink = sink
+        self.hooks = hooks
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content
@@ -550,14 +574,17 @@ class _Recorder:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         login = getattr(session, "login_data", None)
-        self.sink.append(
-            ReceivedMail(
-                mail_from=str(envelope.mail_from),
-                rcpt_tos=list(envelope.rcpt_tos),
-                data=bytes(raw),
-                auth_user=login.decode() if isinstance(login, bytes) else None,
-            )
+        mail = ReceivedMail(
+            mail_from=str(envelope.mail_from),
+            rcpt_tos=list(envelope.rcpt_tos),
+            data=bytes(raw),
+            auth_user=login.decode() if isinstance(login, bytes) else None,
         )
+        for hook in list(self.hooks):
+            answer = hook(mail)
+            if answer is not None:  # the hook refuses the message with this reply
+                return answer
+        self.sink.append(mail)
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -576,9 +603,13 @@ class SmtpServer:
     ca_file: Path | None
     messages: list[ReceivedMail]
     _controller: Any
+    # Called with each message before it is kept: a hook that returns an SMTP reply refuses
+    # the message with it ("550 5.7.1 ..."); a hook may also stop the client (a crash test).
+    hooks: list[DataHook] = field(default_factory=list)
 
     def clear(self) -> None:
         self.messages.clear()
+        self.hooks.clear()
 
     def stop(self) -> None:
         self._controller.stop()
@@ -595,6 +626,7 @@ def start_smtp(
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     messages: list[ReceivedMail] = []
+    hooks: list[DataHook] = []
 
     def authenticate(
         server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -624,7 +656,9 @@ def start_smtp(
 
     last_error: Exception | None = None
     for _ in range(PORT_ATTEMPTS):
-        controller = Controller(_Recorder(messages), hostname=HOST, port=free_port(), **kwargs)
+        controller = Controller(
+            _Recorder(messages, hooks), hostname=HOST, port=free_port(), **kwargs
+        )
         try:
             controller.start()
         except Exception as error:  # a lost race for the port shows up as a bind error
@@ -639,6 +673,7 @@ def start_smtp(
             ca_file=None if cert is None else cert.ca_file,
             messages=messages,
             _controller=controller,
+            hooks=hooks,
         )
     raise ServerStartError(f"aiosmtpd did not start: {last_error!r}")
 

@@ -16,6 +16,7 @@ from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.mailfiles import import_messages
 from helpdesk.sync.service import make_ingestor
 from helpdesk.tui.app import make_app
+from helpdesk.tui.screens.help import HelpScreen
 from helpdesk.tui.screens.queue import QueueScreen
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.message_view import MessageView
@@ -124,10 +125,10 @@ async def test_help_and_queue_keys(ws: Workspace) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
-        assert app.screen.query("HelpPanel")
+        assert isinstance(app.screen, HelpScreen)
         await pilot.press("question_mark")
         await pilot.pause()
-        assert not app.screen.query("HelpPanel")
+        assert isinstance(app.screen, QueueScreen)
         await pilot.press("4")  # Closed: nothing is closed yet
         await pilot.pause()
         assert app.screen.query_one(TicketTable).row_count == 0

@@ -9,6 +9,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,8 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from helpdesk.core.team import Role
+from helpdesk.storage import drafts
+from helpdesk.storage.drafts import DraftRecord
 from helpdesk.storage.lock_table import LockTable
 from helpdesk.storage.pg_roles import (
     RoleError,
@@ -270,3 +273,30 @@ def test_scram_verifier_matches_the_rfc_7677_example() -> None:
         a ^ b for a, b in zip(proof, hmac.digest(stored, auth, "sha256"), strict=True)
     )
     assert hashlib.sha256(client_key).digest() == stored
+
+
+def test_agent_replies_and_shares_drafts_only_in_their_own_name(team: Team) -> None:
+    (n,) = team.tickets(1)
+    jana = team.as_agent(JANA)
+    assert jana.take_reply_lock(JANA, n).ok
+    jana.record_reply(JANA, n, "hd.1.abc@helpdesk.example")
+    jana.drop_reply_lock(JANA, n)
+    replied = [e for e in team.admin.events_since(0) if e.kind == "replied"]
+    assert [(e.actor, e.new) for e in replied] == [(JANA, "hd.1.abc@helpdesk.example")]
+
+    now = datetime.now(UTC)
+    mine = DraftRecord(id=str(uuid.uuid4()), ticket=n, kind="reply", author=JANA, body="v1")
+    drafts.push(jana.store, [replace(mine, updated_at=now)])
+    drafts.push(jana.store, [replace(mine, body="v2", updated_at=now + timedelta(seconds=1))])
+    petr = team.as_agent(PETR)
+    (seen,) = drafts.shared_for_ticket(petr.store, n)  # a colleague taking over reads it
+    assert seen.body == "v2" and seen.author == JANA
+    forged = DraftRecord(id=str(uuid.uuid4()), ticket=n, kind="reply", author=JANA, body="x")
+    with pytest.raises(DBAPIError):
+        drafts.push(petr.store, [replace(forged, updated_at=now)])
+    with pytest.raises(DBAPIError):  # nor can Petr overwrite Jana's draft
+        drafts.push(
+            petr.store, [replace(mine, author=PETR, body="v3", updated_at=now + timedelta(1))]
+        )
+    (still,) = drafts.shared_for_ticket(team.admin.store, n)
+    assert still.body == "v2"

@@ -30,6 +30,7 @@ from helpdesk.core.search_text import (
     parse_query,
     snippet,
 )
+from helpdesk.storage import cache as cache_module
 from helpdesk.storage.cache import Cache
 from helpdesk.storage.cache_models import MESSAGE_FTS_DDL
 from helpdesk.storage.workspace import Workspace, open_workspace
@@ -515,10 +516,11 @@ def test_mail_text_comes_back_as_plain_data(tmp_path: Path) -> None:
     w.close()
 
 
-def test_fresh_cache_is_schema_3_with_the_index(tmp_path: Path) -> None:
+def test_fresh_cache_is_at_the_latest_schema_with_the_index(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "cache.sqlite")
     with cache.engine.connect() as conn:
-        assert conn.execute(text("SELECT version FROM cache_schema_version")).scalar_one() == 3
+        version = conn.execute(text("SELECT version FROM cache_schema_version")).scalar_one()
+        assert version == len(cache_module.MIGRATIONS) + 1
         sql = conn.execute(
             text("SELECT sql FROM sqlite_master WHERE name = 'message_fts'")
         ).scalar_one()
@@ -616,7 +618,8 @@ def test_migration_from_schema_2_indexes_existing_mail(tmp_path: Path) -> None:
 
     cache = Cache(path)
     with cache.engine.connect() as conn:
-        assert conn.execute(text("SELECT version FROM cache_schema_version")).scalar_one() == 3
+        version = conn.execute(text("SELECT version FROM cache_schema_version")).scalar_one()
+        assert version == len(cache_module.MIGRATIONS) + 1
     assert fts_rows(cache) == 600
     assert [(h.ticket, h.message) for h in cache.search("tiskarna")] == [(7, 1)]
     assert [(h.ticket, h.message) for h in cache.search("zolw")] == [(7, 600)]

@@ -53,10 +53,78 @@ def test_ticket_screen(snap_compare: Any, demo_ws: Workspace) -> None:
     )
 
 
-def test_help_over_queue(snap_compare: Any, demo_ws: Workspace) -> None:
+def test_help_over_queue(snap_compare: Any, demo_ws: Workspace, tmp_path: Path) -> None:
     assert snap_compare(
-        make_app(demo_ws, clock=lambda: NOW),
+        make_app(demo_ws, clock=lambda: NOW, user_themes=tmp_path / "themes"),
         press=["question_mark"],
         terminal_size=(100, 30),
         run_before=settled,
+    )
+
+
+def test_help_over_queue_80x24(snap_compare: Any, demo_ws: Workspace, tmp_path: Path) -> None:
+    assert snap_compare(
+        make_app(demo_ws, clock=lambda: NOW, user_themes=tmp_path / "themes"),
+        press=["question_mark"],
+        terminal_size=(80, 24),
+        run_before=settled,
+    )
+
+
+def test_search_results(snap_compare: Any, demo_ws: Workspace, tmp_path: Path) -> None:
+    from helpdesk.tui.screens.search import SearchScreen
+
+    async def searched(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("slash", *"objednavka")
+        for _ in range(250):
+            screen = pilot.app.screen
+            if isinstance(screen, SearchScreen) and screen.query_text and not screen.loading:
+                break
+            await pilot.pause(0.02)
+        await pilot.press("down")  # the cursor on the second hit
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(demo_ws, clock=lambda: NOW, user_themes=tmp_path / "themes"),
+        terminal_size=(80, 24),
+        run_before=searched,
+    )
+
+
+@pytest.mark.parametrize("theme", ["helpdesk-dark", "helpdesk-light", "helpdesk-high-contrast"])
+def test_queue_in_theme(snap_compare: Any, demo_ws: Workspace, tmp_path: Path, theme: str) -> None:
+    async def themed(pilot: Pilot[Any]) -> None:
+        pilot.app.theme = theme
+        await settled(pilot)
+
+    assert snap_compare(
+        make_app(demo_ws, clock=lambda: NOW, user_themes=tmp_path / "themes"),
+        terminal_size=(80, 24),
+        run_before=themed,
+    )
+
+
+def test_queue_wide_with_sidebar(snap_compare: Any, demo_ws: Workspace, tmp_path: Path) -> None:
+    """120x40: the queues in a sidebar with their counts, every column of the list."""
+    assert snap_compare(
+        make_app(demo_ws, clock=lambda: NOW, user_themes=tmp_path / "themes"),
+        terminal_size=(120, 40),
+        run_before=settled,
+    )
+
+
+def test_queue_filter_with_a_mistake(snap_compare: Any, demo_ws: Workspace, tmp_path: Path) -> None:
+    """80x24: a filter applied, then a typo in the filter line, shown under it."""
+
+    async def filtered(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("backslash", *"from:@email.example", "enter")
+        await pilot.press("backslash", "end", *" stat:open")
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(demo_ws, clock=lambda: NOW, user_themes=tmp_path / "themes"),
+        terminal_size=(80, 24),
+        run_before=filtered,
     )

@@ -34,5 +34,29 @@ HELPDESK_LIGHT = Theme(
     dark=False,
 )
 
-BUILTIN_THEMES = (HELPDESK_DARK, HELPDESK_LIGHT)
+# For low vision and washed-out projectors: pure black and white, saturated signal colours,
+# and text at full strength (a text_alpha below 1 would blend it into the background).
+HELPDESK_HIGH_CONTRAST = Theme(
+    name="helpdesk-high-contrast",
+    primary="#00ffff",
+    secondary="#ffffff",
+    accent="#ffff00",
+    warning="#ffff00",
+    error="#ff3030",
+    success="#00ff00",
+    foreground="#ffffff",
+    background="#000000",
+    surface="#000000",
+    panel="#1a1a1a",
+    dark=True,
+    text_alpha=1.0,
+    # The cursor row: black on the bright primary, not the default light text on it.
+    variables={
+        "block-cursor-foreground": "#000000",
+        "block-cursor-text-style": "bold",
+        "input-selection-background": "#00ffff 60%",
+    },
+)
+
+BUILTIN_THEMES = (HELPDESK_DARK, HELPDESK_LIGHT, HELPDESK_HIGH_CONTRAST)
 DEFAULT_THEME = HELPDESK_DARK.name

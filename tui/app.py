@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.message import Message
+from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
-from helpdesk.core.team import PRESENCE_HEARTBEAT
+from helpdesk.core.team import PRESENCE_HEARTBEAT, PresenceKind
+from helpdesk.storage import drafts, outgoing
+from helpdesk.storage.locations import themes_dir
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.idle import IdleWatcher
+from helpdesk.sync.mail_out import send_anyway
 from helpdesk.sync.service import SyncService
 from helpdesk.sync.team import ActionResult, TeamService
 from helpdesk.themes.builtin import BUILTIN_THEMES, DEFAULT_THEME
+from helpdesk.themes.user_themes import load_user_themes
+from helpdesk.tui.keymap import keymap_from_settings
 from helpdesk.tui.messages import (
     ActionDone,
     MailPushed,
@@ -26,7 +35,10 @@ from helpdesk.tui.messages import (
     SyncProgress,
     TeamSynced,
 )
+from helpdesk.tui.screens.compose import ComposeScreen
+from helpdesk.tui.screens.help import HelpScreen
 from helpdesk.tui.screens.queue import QueueScreen
+from helpdesk.tui.screens.search import SearchScreen
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.status_bar import StatusBar
 
@@ -35,6 +47,29 @@ TEAM_SYNC_INTERVAL = 10.0  # seconds between pulls when no change was signalled
 WATCH_SLICE = 1.0  # the watcher wakes this often to notice that the app is closing
 PROGRESS_REFRESH = 2.0  # seconds between redraws of the lists while a sync stores mail
 CACHE_WATCH = 2.0  # seconds between looks for mail stored by the process that syncs for us
+SEND_CHECK = 3.0  # seconds between looks for replies that are due while some are queued
+
+# The command palette's entries for bindings, by binding id: shown when the screen has the
+# binding, with its tooltip as the help text and its current keys.
+PALETTE_TITLES = {
+    "app.handle_next": "Handle next ticket",
+    "app.sync": "Sync now",
+    "app.search": "Search tickets",
+    "app.help": "Keys of this screen",
+    "queue.claim": "Claim ticket",
+    "queue.release": "Release ticket",
+    "ticket.claim": "Claim ticket",
+    "ticket.release": "Release ticket",
+    "ticket.note": "Add internal note",
+}
+
+
+@dataclass
+class MailOutDone(Message):
+    """The mail-out worker ran: (sent, held, failed) when it sent here, and its faults."""
+
+    counts: tuple[int, int, int] | None
+    errors: list[str]
 
 
 class HelpdeskApp(App[int]):
@@ -51,6 +86,21 @@ class HelpdeskApp(App[int]):
         ),
         Binding(
             "$", "sync_now", "Sync", id="app.sync", tooltip="Fetch new mail and team changes now"
+        ),
+        Binding(
+            "u",
+            "undo_send",
+            "Undo send",
+            show=False,
+            id="app.undo_send",
+            tooltip="Take back the last queued reply while it waits to be sent",
+        ),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            id="app.search",
+            tooltip="Search all tickets: subjects, senders and mail text",
         ),
         Binding(
             "ctrl+c",
@@ -72,9 +122,15 @@ class HelpdeskApp(App[int]):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sync_interval: float = SYNC_INTERVAL,
         team_interval: float = TEAM_SYNC_INTERVAL,
+        user_themes: Path | None = None,
     ) -> None:
         super().__init__()
         self.ws = ws
+        # Checked before anything starts: a keymap naming a binding the app lacks is a
+        # configuration error (file, line, key), like any other.
+        self.keymap_overrides = keymap_from_settings(ws.settings, type(self))
+        self.user_themes_dir = user_themes
+        self.theme_problems: list[str] = []
         self.sync = sync
         self.team = team if team is not None else TeamService(ws)
         self.clock = clock
@@ -90,15 +146,18 @@ class HelpdeskApp(App[int]):
         self._synced_by: str | None = None  # the process holding the sync lease, if not us
         self._last_message = 0
         self._last_progress_refresh = 0.0
+        self._last_queued: str | None = None  # the reply `u` takes back
+        self.outbox_state = ""  # "2 queued · 1 held" for the status line
         # Conflicts from earlier sessions were shown then: only new ones are news.
         last = self.team.conflicts()
         self._seen_conflicts = last[-1].pos if last else 0
 
     def on_mount(self) -> None:
-        for theme in BUILTIN_THEMES:
-            self.register_theme(theme)
-        self.theme = DEFAULT_THEME
+        self._install_themes()
+        self.set_keymap(self.keymap_overrides)
         self.push_screen(QueueScreen())
+        # After the first screen is up: toasts raised before it would go to no screen.
+        self.call_after_refresh(self._report_theme_problems)
         self._show_status()
         if self.sync is not None:
             if self.sync.lease.try_take():
@@ -106,6 +165,8 @@ class HelpdeskApp(App[int]):
             self.run_sync()
             self.set_interval(self.sync_interval, self._poll)
             self.set_interval(CACHE_WATCH, self._watch_cache)
+            self.set_interval(SEND_CHECK, self._mail_out_tick)
+        self._count_outbox()
         self.run_team_sync()
         self.set_interval(self.team_interval, self.run_team_sync)
         self.watch_team()
@@ -114,6 +175,52 @@ class HelpdeskApp(App[int]):
     def on_unmount(self) -> None:
         if self.idle_watcher is not None:
             self.idle_watcher.stop()
+
+    def _report_theme_problems(self) -> None:
+        for problem in self.theme_problems:
+            # Paths and file text are the user's: never markup.
+            self.notify(problem, title="Theme", severity="warning", timeout=15, markup=False)
+
+    def _install_themes(self) -> None:
+        for theme in BUILTIN_THEMES:
+            self.register_theme(theme)
+        if self.user_themes_dir is not None:
+            taken = [t.name for t in BUILTIN_THEMES]
+            loaded = load_user_themes(self.user_themes_dir, taken)
+            for theme in loaded.themes:
+                self.register_theme(theme)
+            self.theme_problems.extend(loaded.problems)
+        wanted = self.ws.settings.ui.theme or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            # A theme file may be broken today: work goes on in the default look.
+            known = ", ".join(t.name for t in BUILTIN_THEMES)
+            self.theme_problems.append(
+                f"{self.ws.settings.source}: ui.theme: no theme named {wanted!r} "
+                f"(built in: {known}; user themes go in {self.user_themes_dir})"
+            )
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        seen: dict[str, list[str]] = {}
+        found: dict[str, tuple[Binding, object]] = {}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.id in PALETTE_TITLES and active.enabled:
+                seen.setdefault(binding.id, []).append(self.get_key_display(binding))
+                found.setdefault(binding.id, (binding, active.node))
+        for binding_id, (binding, node) in found.items():
+            keys = ", ".join(seen[binding_id])
+            yield SystemCommand(
+                PALETTE_TITLES[binding_id],
+                f"{binding.tooltip} (key: {keys})",
+                lambda b=binding, n=node: self.call_later(self.run_action, b.action, n),
+            )
+        yield SystemCommand("Switch theme", "Choose the colours of helpdesk", self.search_themes)
+        for command in super().get_system_commands(screen):
+            # Ours replace Textual's theme picker entry and its key panel.
+            if command.title not in ("Theme", "Keys"):
+                yield command
 
     def _start_push(self) -> None:
         """IDLE, once this app holds the cache's sync lease (its holder alone talks to IMAP)."""
@@ -164,16 +271,34 @@ class HelpdeskApp(App[int]):
                     detail = self.ws.cache.ticket(screen.detail.summary.number)
                     if detail is not None:
                         screen.update_detail(detail)
+                elif isinstance(screen, ComposeScreen):
+                    detail = self.ws.cache.ticket(screen.number)
+                    if detail is not None:
+                        screen.update_presence(detail.presence)
             except NoMatches:
                 # A worker's news arrived while the app closes: the screen's widgets are
                 # already gone, and there is nothing left to redraw.
                 continue
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # On the search screen "/" is text for the box: no "Search" in its footer.
+        return not (action == "search" and isinstance(self.screen, SearchScreen))
+
     def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_search(self) -> None:
+        """Back to the search already open (with its text and results), or a new one."""
+        open_search = [s for s in self.screen_stack if isinstance(s, SearchScreen)]
+        if not open_search:
+            self.push_screen(SearchScreen())
+            return
+        # Its input has the focus again when it is back on top (SearchScreen.on_screen_resume).
+        while self.screen_stack[-1] is not open_search[-1]:
+            self.pop_screen()
 
     # -- team actions: in workers, because the team store may be far away -------------------
 
@@ -223,14 +348,16 @@ class HelpdeskApp(App[int]):
             self.open_ticket(result.ticket)
 
     @work(thread=True, group="presence", exit_on_error=False)
-    def presence(self, number: int, here: bool) -> None:
+    def presence(self, number: int, here: bool, kind: PresenceKind = PresenceKind.VIEWING) -> None:
         if here:
-            self.team.here(number)
+            self.team.here(number, kind)
         else:
             self.team.gone(number)
 
     def _heartbeat(self) -> None:
-        if isinstance(self.screen, TicketScreen):
+        if isinstance(self.screen, ComposeScreen):
+            self.presence(self.screen.number, here=True, kind=PresenceKind.REPLYING)
+        elif isinstance(self.screen, TicketScreen):
             self.presence(self.screen.detail.summary.number, here=True)
 
     # -- sync ------------------------------------------------------------------------------
@@ -354,6 +481,8 @@ class HelpdeskApp(App[int]):
             self._show_status()
             return
         self._start_push()
+        if not any(w.group == "mail-out" and not w.is_finished for w in self.workers):
+            self.run_mail_out()  # also settles replies a crash left in `sending`
         if message.errors:
             account, error = next(iter(message.errors.items()))
             self.sync_state, self.sync_error = (
@@ -371,7 +500,131 @@ class HelpdeskApp(App[int]):
         self._show_status()
 
     def status_text(self) -> str:
-        return "  ·  ".join([self.team_state, self.sync_state, *self.push_state.values()])
+        parts = [self.team_state, self.sync_state, *self.push_state.values()]
+        if self.outbox_state:
+            parts.append(self.outbox_state)
+        return "  ·  ".join(parts)
+
+    # -- mail out: replies queued in the cache, sent by the holder of the sync lease ----------
+
+    def reply_queued(self, out: outgoing.Outgoing) -> None:
+        """The compose screen queued a reply: `u` can take it back while it waits."""
+        self._last_queued = out.id
+        delay = (out.send_after - datetime.now(UTC)).total_seconds()
+        if delay >= 1:
+            self.notify(f"Reply queued: sent in {delay:.0f} s (u to undo)", timeout=min(delay, 10))
+        else:
+            self.notify("Reply queued")
+        self._count_outbox()
+        self.refresh_views()
+        self._show_status()
+        self._mail_out_tick()
+
+    def action_undo_send(self) -> None:
+        out = outgoing.get(self.ws.cache, self._last_queued) if self._last_queued else None
+        if out is None:
+            self.notify("No reply to undo", severity="warning")
+            return
+        if out.state != outgoing.OutState.QUEUED or out.send_after <= datetime.now(UTC):
+            self.notify(f"Too late to undo: the reply is {out.state}", severity="warning")
+            return
+        if not outgoing.cancel(self.ws.cache, out.id):
+            self.notify("Too late to undo: the reply is on its way", severity="warning")
+            return
+        self._last_queued = None
+        # Its draft was kept until sending: `r` on the ticket brings the text back.
+        self.notify(f"Reply to #{out.ticket} undone: its draft is kept (r reopens it)")
+        self._count_outbox()
+        self.refresh_views()
+        self._show_status()
+
+    def outbox_changed(self) -> None:
+        """A reply was undone, discarded or released: counts, views and status again."""
+        self._count_outbox()
+        self.refresh_views()
+        self._show_status()
+
+    @work(thread=True, group="send-anyway", exit_on_error=False)
+    def send_held(self, out_id: str) -> None:
+        """The agent saw why a reply was held and sends it all the same."""
+        try:
+            send_anyway(self.ws, out_id)
+        except Exception as exc:  # the reply stays held; the agent sees why
+            self.call_from_thread(self.notify, f"not sent: {exc}", severity="error", markup=False)
+            return
+        self.call_from_thread(self.outbox_changed)
+        self.call_from_thread(self._mail_out_tick)
+
+    def _count_outbox(self) -> None:
+        counts = outgoing.counts(self.ws.cache)
+        parts = [
+            f"{counts[state]} {state}"
+            for state in (
+                outgoing.OutState.QUEUED,
+                outgoing.OutState.SENDING,
+                outgoing.OutState.HELD,
+                outgoing.OutState.FAILED,
+            )
+            if counts[state]
+        ]
+        self.outbox_state = " · ".join(parts)
+
+    def _mail_out_tick(self) -> None:
+        """Send when a queued reply is due; each look is one small query of the cache."""
+        before = self.outbox_state
+        self._count_outbox()
+        if self.outbox_state != before:
+            self._show_status()
+        if self.sync is None or any(
+            w.group == "mail-out" and not w.is_finished for w in self.workers
+        ):
+            return
+        due = outgoing.next_due_at(self.ws.cache)
+        if due is not None and due <= datetime.now(UTC):
+            self.run_mail_out()
+
+    @work(thread=True, group="mail-out", exit_on_error=False)
+    def run_mail_out(self) -> None:
+        assert self.sync is not None
+        try:
+            report = self.sync.send_mail()
+        except Exception as exc:  # shown, never lost in a worker
+            self.post_message(MailOutDone(None, [f"{type(exc).__name__}: {exc}"]))
+            return
+        if report is None:
+            return  # the process holding the sync lease sends them
+        for out_id in report.sent:
+            out = outgoing.get(self.ws.cache, out_id)
+            if out is not None and out.draft_id:
+                drafts.discard(self.ws.cache, out.draft_id)
+        if report.sent or report.held or report.failed or report.retrying or report.errors:
+            self.post_message(
+                MailOutDone((len(report.sent), len(report.held), len(report.failed)), report.errors)
+            )
+
+    def on_mail_out_done(self, message: MailOutDone) -> None:
+        if not self.screen_stack:
+            return
+        if message.counts is not None:
+            sent, held, failed = message.counts
+            if held:
+                self.notify(
+                    f"{held} repl{'y' if held == 1 else 'ies'} held: open the ticket to decide",
+                    severity="warning",
+                    timeout=10,
+                )
+            if failed:
+                self.notify(
+                    f"{failed} repl{'y' if failed == 1 else 'ies'} failed", severity="error"
+                )
+            elif sent and not held:
+                self.notify(f"{sent} repl{'y' if sent == 1 else 'ies'} sent")
+        for error in message.errors[:3]:
+            # Server text: never markup.
+            self.notify(error, severity="error", markup=False, timeout=10)
+        self._count_outbox()
+        self.refresh_views()
+        self._show_status()
 
     def _show_status(self) -> None:
         if not self.screen_stack:
@@ -386,8 +639,14 @@ def make_app(
     sync: SyncService | None = None,
     team: TeamService | None = None,
     clock: Callable[[], datetime] | None = None,
+    user_themes: Path | None = None,
 ) -> HelpdeskApp:
-    """Build the app from an opened workspace: tests call this directly."""
+    """Build the app from an opened workspace: tests call this directly.
+
+    ``user_themes``: the folder of user theme files; by default the one in the config dir.
+    """
+    if user_themes is None:
+        user_themes = themes_dir()
     if clock is None:
-        return HelpdeskApp(ws, sync=sync, team=team)
-    return HelpdeskApp(ws, sync=sync, team=team, clock=clock)
+        return HelpdeskApp(ws, sync=sync, team=team, user_themes=user_themes)
+    return HelpdeskApp(ws, sync=sync, team=team, clock=clock, user_themes=user_themes)

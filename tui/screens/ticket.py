@@ -13,10 +13,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from helpdesk.core.tickets import TicketDetail
+from helpdesk.core.tickets import ConversationMessage, TicketDetail
+from helpdesk.storage import outgoing
+from helpdesk.storage.outgoing import Outgoing, OutState
+from helpdesk.tui.screens.compose import ComposeScreen, discard_reply, take_back
 from helpdesk.tui.screens.note import NoteEditor
 from helpdesk.tui.widgets.message_view import MessageView
 from helpdesk.tui.widgets.note_view import NoteView
+from helpdesk.tui.widgets.outgoing_view import OutgoingView, SentReplyView, reply_authors
 from helpdesk.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -76,6 +80,23 @@ class TicketScreen(Screen[None]):
             id="ticket.note",
             tooltip="Add an internal note (never sent to the customer)",
         ),
+        Binding(
+            "r", "compose('reply')", "Reply", id="ticket.reply", tooltip="Reply to the customer"
+        ),
+        Binding(
+            "R",
+            "compose('reply_all')",
+            "Reply all",
+            id="ticket.reply_all",
+            tooltip="Reply to the customer and everyone else on their last mail",
+        ),
+        Binding(
+            "f",
+            "compose('forward')",
+            "Forward",
+            id="ticket.forward",
+            tooltip="Forward the customer's last mail to someone outside the team",
+        ),
     ]
 
     def __init__(self, detail: TicketDetail) -> None:
@@ -94,20 +115,38 @@ class TicketScreen(Screen[None]):
         title, meta = _header(self.detail, self.hd.ws.agent)
         yield Static(title, id="ticket-title")
         yield Static(meta, id="ticket-meta")
+        self.pending = self._pending()
         with Conversation(id="conversation"):
-            yield from self._items(self.detail)
+            yield from self._items(self.detail, self.pending)
         yield StatusBar(id="status")
         yield Footer()
 
+    def _pending(self) -> list[Outgoing]:
+        """Replies of this ticket not yet in the conversation as sent mail."""
+        return [
+            o
+            for o in outgoing.for_ticket(self.hd.ws.cache, self.number)
+            if o.state != OutState.SENT
+        ]
+
     @staticmethod
-    def _items(detail: TicketDetail) -> list[Widget]:
+    def _items(detail: TicketDetail, pending: list[Outgoing] | None = None) -> list[Widget]:
         # Notes stand where they were written, between the mails around them.
         epoch = datetime.min.replace(tzinfo=UTC)
+        authors = reply_authors(detail.history)
+
+        def view(m: ConversationMessage) -> MessageView:
+            event = authors.get(m.message_id.strip("<>")) if m.outgoing else None
+            return SentReplyView(m, event.actor, event.at) if event else MessageView(m)
+
         timeline: list[tuple[datetime, int, Widget]] = [
-            (m.date or epoch, i, MessageView(m)) for i, m in enumerate(detail.messages)
+            (m.date or epoch, i, view(m)) for i, m in enumerate(detail.messages)
         ]
         timeline += [
             (n.created_at, len(timeline) + i, NoteView(n)) for i, n in enumerate(detail.notes)
+        ]
+        timeline += [
+            (o.created_at, len(timeline) + i, OutgoingView(o)) for i, o in enumerate(pending or [])
         ]
         return [w for _, _, w in sorted(timeline, key=lambda t: (t[0], t[1]))]
 
@@ -126,18 +165,21 @@ class TicketScreen(Screen[None]):
     def update_detail(self, detail: TicketDetail) -> None:
         """New state from the team or new mail: redraw, keeping the reading position."""
 
-        def shape(d: TicketDetail) -> tuple[int, tuple[bool, ...]]:
-            return len(d.messages), tuple(n.pending for n in d.notes)
+        def shape(d: TicketDetail) -> tuple[int, tuple[bool, ...], int]:
+            replied = sum(1 for e in d.history if e.kind == "replied")
+            return len(d.messages), tuple(n.pending for n in d.notes), replied
 
-        changed = shape(detail) != shape(self.detail)
+        pending = self._pending()
+        changed = shape(detail) != shape(self.detail) or pending != self.pending
         self.detail = detail
+        self.pending = pending
         title, meta = _header(detail, self.hd.ws.agent)
         self.query_one("#ticket-title", Static).update(title)
         self.query_one("#ticket-meta", Static).update(meta)
         if changed:
             conv = self.query_one(Conversation)
             conv.remove_children()
-            conv.mount_all(self._items(detail))
+            conv.mount_all(self._items(detail, pending))
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -154,3 +196,27 @@ class TicketScreen(Screen[None]):
                 self.hd.add_note(self.number, text)
 
         self.app.push_screen(NoteEditor(self.number), done)
+
+    def action_compose(self, kind: str) -> None:
+        self.app.push_screen(ComposeScreen(self.number, kind), self._composed)
+
+    def _composed(self, _out_id: str | None) -> None:
+        self.hd.outbox_changed()
+        self.query_one(Conversation).focus()
+
+    def on_outgoing_view_decision(self, event: OutgoingView.Decision) -> None:
+        ws = self.hd.ws
+        if event.choice == "send":
+            self.hd.send_held(event.out_id)
+        elif event.choice == "edit":
+            draft = take_back(ws, event.out_id)
+            if draft is None:
+                self.notify("Too late: the reply is on its way", severity="warning")
+            else:
+                screen = ComposeScreen(self.number, draft.kind, draft=draft)
+                self.app.push_screen(screen, self._composed)
+        elif discard_reply(ws, event.out_id):
+            self.notify("Reply discarded")
+        else:
+            self.notify("Too late: the reply is on its way", severity="warning")
+        self.hd.outbox_changed()

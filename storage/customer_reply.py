@@ -1,0 +1,167 @@
+"""What a customer's new message does to the ticket it joined, inside the registering
+transaction (``TeamStore.register``): a waiting ticket, or one closed within the reopen
+window, goes back to an open status with an event; a ticket closed longer ago keeps its peace
+and the message opens a new ticket, linked to the old one by an event on each.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from helpdesk.core.team import EventKind
+from helpdesk.core.workflow import ReplyOutcome, WorkflowSettings, after_customer_reply
+from helpdesk.core.workflow_values import reopen_status
+from helpdesk.storage.db import as_utc
+from helpdesk.storage.team_models import MessageIndex, TeamEvent, TeamTicket
+
+__all__ = ["FOLLOW_UP", "FOLLOW_UP_OF", "CustomerMail", "apply_customer_mail"]
+
+_ticket = TeamTicket.__table__
+_event = TeamEvent.__table__
+_index = MessageIndex.__table__
+
+# The link between a closed ticket and the one a late reply opened: "field" events, so that
+# every cache keeps them in the ticket's history like any other change.
+FOLLOW_UP = "follow_up"  # on the old ticket: the new one's number
+FOLLOW_UP_OF = "follow_up_of"  # on the new ticket: the old one's number
+
+# Mail clocks drift: a reply sent a little before the ticket was set waiting or closed still
+# answers what the agent wrote. One sent well before is an old message arriving late.
+_CLOCK_SLACK = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMail:
+    message_id: str
+    ticket: int  # the existing ticket it joined
+    sent_at: datetime | None
+    subject: str
+    customer_email: str
+
+
+def apply_customer_mail(
+    conn: Connection,
+    workflow: WorkflowSettings,
+    mails: Sequence[CustomerMail],
+    *,
+    actor: str,
+    now: datetime,
+) -> dict[str, int]:
+    """Reopen or split off what these mails answer. Returns message id -> the new ticket
+    for each message moved to a new, linked ticket; tickets touched are the caller's to
+    recompute (waiting-since, SLA)."""
+    by_ticket: dict[int, list[CustomerMail]] = defaultdict(list)
+    for mail in mails:
+        by_ticket[mail.ticket].append(mail)
+    if not by_ticket:
+        return {}
+    t, e = _ticket.c, _event.c
+    nums = sorted(by_ticket)
+    rows = {
+        r.number: r
+        for r in conn.execute(select(t.number, t.status, t.department).where(t.number.in_(nums)))
+    }
+    changed: dict[int, datetime] = dict(
+        conn.execute(
+            select(e.ticket, func.max(e.at))
+            .where(e.ticket.in_(nums), e.kind == str(EventKind.FIELD), e.field == "status")
+            .group_by(e.ticket)
+        ).all()
+    )
+    moved: dict[str, int] = {}
+    reopen_to = reopen_status(workflow)
+    for number, group in by_ticket.items():
+        row = rows.get(number)
+        if row is None:
+            continue
+        status = workflow.status(row.status)
+        since = as_utc(changed.get(number))
+        later = [m for m in group if since is None or (m.sent_at or now) >= since - _CLOCK_SLACK]
+        if not later:
+            continue
+        first = min(later, key=lambda m: m.sent_at or now)
+        wrote = min(first.sent_at or now, now)  # a sender's clock ahead of ours is not believed
+        outcome = after_customer_reply(status, since, wrote, workflow.tickets.reopen_window)
+        if outcome is ReplyOutcome.REOPEN:
+            conn.execute(update(_ticket).where(t.number == number).values(status=reopen_to.name))
+            _field_event(
+                conn,
+                number,
+                actor,
+                "status",
+                row.status,
+                reopen_to.name,
+                max(wrote, since or wrote),
+            )
+        elif outcome is ReplyOutcome.NEW_TICKET:
+            new = _open_follow_up(conn, workflow, first, row.department, actor, wrote, now)
+            ids = [m.message_id for m in later]
+            conn.execute(update(_index).where(_index.c.message_id.in_(ids)).values(ticket=new))
+            _field_event(conn, number, actor, FOLLOW_UP, None, str(new), wrote)
+            _field_event(conn, new, actor, FOLLOW_UP_OF, None, str(number), wrote)
+            moved.update(dict.fromkeys(ids, new))
+    return moved
+
+
+def _open_follow_up(
+    conn: Connection,
+    workflow: WorkflowSettings,
+    mail: CustomerMail,
+    department: str | None,
+    actor: str,
+    wrote: datetime,
+    now: datetime,
+) -> int:
+    number = int(
+        conn.execute(
+            insert(_ticket).returning(_ticket.c.number),
+            {
+                "subject": mail.subject[:500],
+                "customer_email": mail.customer_email,
+                "status": workflow.initial_status.name,
+                "created_at": wrote,
+                "department": department,
+            },
+        ).scalar_one()
+    )
+    conn.execute(
+        insert(_event),
+        {
+            "ticket": number,
+            "actor": actor,
+            "kind": str(EventKind.CREATED),
+            "new": mail.message_id,
+            "at": wrote,
+            "recorded_at": now,
+        },
+    )
+    return number
+
+
+def _field_event(
+    conn: Connection,
+    ticket: int,
+    actor: str,
+    field: str,
+    old: str | None,
+    new: str | None,
+    at: datetime,
+) -> None:
+    conn.execute(
+        insert(_event),
+        {
+            "ticket": ticket,
+            "actor": actor,
+            "kind": str(EventKind.FIELD),
+            "field": field,
+            "old": old,
+            "new": new,
+            "at": at,
+            "recorded_at": datetime.now(UTC),
+        },
+    )

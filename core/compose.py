@@ -342,7 +342,8 @@ def _parse_entry(entry: str) -> tuple[str, str] | str:
 _NAME_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 
 
-def _display(name: str, addr: str) -> str:
+def display_address(name: str, addr: str) -> str:
+    """`Name <addr>`, the name quoted when it holds a comma or another special."""
     if not name:
         return addr
     if _NAME_SPECIALS.search(name):
@@ -368,7 +369,7 @@ def parse_address_list(text: str) -> tuple[tuple[str, ...], list[str]]:
             shown = _one_line(entry)
             problems.append(f"{shown!r}: {parsed}")
         else:
-            found.append(_display(*parsed))
+            found.append(display_address(*parsed))
     return tuple(found), problems
 
 

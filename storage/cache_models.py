@@ -214,7 +214,11 @@ class OutgoingMail(SQLModel, table=True):
     base_seq: int = 0  # the newest team event the agent had seen when the draft began
     base_messages: str = "[]"  # JSON list of the ticket's Message-IDs then
     held_reason: str = ""
+    held_ids: str = "[]"  # JSON list: the Message-IDs the hold showed the agent
     draft_id: str | None = None
+    # Set once the sent message has joined its ticket, the team heard of it and Sent has it;
+    # until then the sender finishes what a fault or a crash interrupted.
+    finished_at: datetime | None = None
 
 
 class CachedDraft(SQLModel, table=True):

@@ -778,7 +778,10 @@ class LockTable:
     ) -> None:
         """Who sent a reply: the ticket view names them, and the first such event of a
         ticket is its first response."""
+        op_id = f"replied:{message_id}"  # a sender that finishes twice records it once
         with self.store.write() as conn:
+            if _replayed(conn, op_id) is not None:
+                return
             add_event(
                 conn,
                 ticket=number,
@@ -786,6 +789,7 @@ class LockTable:
                 kind=EventKind.REPLIED,
                 new=message_id,
                 at=at or utc_now(),
+                op_id=op_id,
             )
             self.sla.recompute(conn, [number])
 

@@ -95,6 +95,8 @@ class Outgoing:
     base_messages: tuple[str, ...]
     held_reason: str
     draft_id: str | None
+    held_ids: tuple[str, ...] = ()
+    finished_at: datetime | None = None
 
 
 def _utc(dt: datetime) -> datetime:
@@ -124,6 +126,8 @@ def _from_row(r: Any, *, with_raw: bool) -> Outgoing:
         base_messages=tuple(json.loads(r.base_messages)),
         held_reason=r.held_reason,
         draft_id=r.draft_id,
+        held_ids=tuple(json.loads(r.held_ids)),
+        finished_at=as_utc(r.finished_at),
     )
 
 
@@ -182,7 +186,9 @@ def queue(
         "base_seq": base_seq,
         "base_messages": json.dumps(list(base_messages)),
         "held_reason": "",
+        "held_ids": "[]",
         "draft_id": draft_id,
+        "finished_at": None,
     }
     with cache.writer.begin() as conn:
         conn.execute(insert(out_t), row)
@@ -290,9 +296,9 @@ def mark_failed(cache: Cache, out_id: str, error: str) -> bool:
         return _move(conn, out_id, (OutState.SENDING,), state=OutState.FAILED, last_error=error)
 
 
-def hold(cache: Cache, out_id: str, reason: str) -> bool:
-    """Stop it for the agent to decide: the ticket changed since the draft began, or a crash
-    left it unknown whether the server got it."""
+def hold(cache: Cache, out_id: str, reason: str, ids: Sequence[str] = ()) -> bool:
+    """Stop it for the agent to decide: the ticket changed since the draft began (`ids`: the
+    messages the agent is shown), or a crash left it unknown whether the server got it."""
     with cache.writer.begin() as conn:
         return _move(
             conn,
@@ -300,7 +306,31 @@ def hold(cache: Cache, out_id: str, reason: str) -> bool:
             (OutState.QUEUED, OutState.SENDING),
             state=OutState.HELD,
             held_reason=reason,
+            held_ids=json.dumps(list(ids)),
         )
+
+
+def unfinished(cache: Cache) -> list[Outgoing]:
+    """Sent, but not yet joined to its ticket, told to the team or filed in Sent."""
+    stmt = (
+        select(out_t)
+        .where(out_t.c.state == OutState.SENT, out_t.c.finished_at.is_(None))
+        .order_by(out_t.c.sent_at)
+    )
+    with cache.engine.connect() as conn:
+        return [_from_row(r, with_raw=True) for r in conn.execute(stmt)]
+
+
+def mark_finished(cache: Cache, out_id: str, now: datetime) -> None:
+    with cache.writer.begin() as conn:
+        conn.execute(update(out_t).where(out_t.c.id == out_id).values(finished_at=now))
+
+
+def own_message_ids(cache: Cache, ticket: int, author: str) -> set[str]:
+    """This author's messages for a ticket, whatever their state: never a collision."""
+    stmt = select(out_t.c.message_id).where(out_t.c.ticket == ticket, out_t.c.author == author)
+    with cache.engine.connect() as conn:
+        return set(conn.execute(stmt).scalars())
 
 
 def release_hold(

@@ -27,6 +27,7 @@ from helpdesk.core.compose import (
     OutgoingAttachment,
     Sender,
     build_message,
+    display_address,
     forward_subject,
     quote,
     recipients,
@@ -37,6 +38,7 @@ from helpdesk.core.config import AccountSettings
 from helpdesk.core.identity import make_message_id, subject_tag
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.templates import unfilled
+from helpdesk.core.workflow_values import resolve_status, status_choices
 from helpdesk.storage import outgoing
 from helpdesk.storage.cache_models import CachedEvent, CachedMessage, CacheMeta
 from helpdesk.storage.lock_table import LockTable
@@ -95,7 +97,13 @@ def team_secret(ws: Workspace) -> bytes:
         value = conn.execute(select(meta_t.c.value).where(meta_t.c.key == _SECRET_KEY)).scalar()
     if value:
         return bytes.fromhex(value)
-    secret = ws.team.secret
+    try:
+        secret = ws.team.secret
+    except Exception as exc:
+        raise ReplyError(
+            "this machine has not reached the team store yet, so it cannot sign replies: "
+            f"sync once online first ({describe_fault(exc)})"
+        ) from None
     _meta_set(ws, _SECRET_KEY, secret.hex())
     return secret
 
@@ -125,6 +133,15 @@ def sending_account(ws: Workspace, ctx: ReplyContext | None = None) -> AccountSe
     return able[0]
 
 
+def _split_display(entry: str) -> tuple[str, str]:
+    """A stored `Name <addr>` (unquoted, as the cache shows it) as (name, addr)."""
+    entry = entry.strip()
+    if entry.endswith(">") and "<" in entry:
+        cut = entry.rindex("<")
+        return entry[:cut].strip().strip('"'), entry[cut + 1 : -1].strip()
+    return "", entry
+
+
 def _bare(display: str) -> str:
     if "<" in display and display.rstrip().endswith(">"):
         display = display[display.rindex("<") + 1 : -1]
@@ -149,7 +166,7 @@ def _addressees(
         raise ReplyError("a forward needs a recipient (--to)")
     customer = ctx.customer_email
     name = ctx.customer_name
-    to = (f"{name} <{customer}>" if name else customer,) if customer else ()
+    to = (display_address(name, customer),) if customer else ()
     cc: tuple[str, ...] = req.cc or ()
     if req.kind == "reply_all" and ctx.parent is not None and req.cc is None:
         ours = set(ws.our_addresses()) | {customer.lower()}
@@ -159,7 +176,7 @@ def _addressees(
             bare = _bare(a)
             if bare and bare not in ours and bare not in seen:
                 seen.add(bare)
-                extra.append(a)
+                extra.append(display_address(*_split_display(a)))
         cc = tuple(extra)
     return to, cc
 
@@ -208,13 +225,8 @@ def build_draft(ws: Workspace, req: ReplyRequest, ctx: ReplyContext) -> Draft:
 def queue_reply(ws: Workspace, req: ReplyRequest, *, now: datetime | None = None) -> Outgoing:
     """Build the reply completely and queue it; sending happens in `MailOut.process`."""
     now = now or datetime.now(UTC)
-    missing = unfilled(req.body)
-    if missing:
-        raise ReplyError(
-            "the reply still has template variables without a value: "
-            + ", ".join("{{ " + m + " }}" for m in missing)
-            + "; fill them in or remove them"
-        )
+    _check_filled(req.body)
+    status_after = _status_after(ws, req.status_after)
     if not req.body.strip():
         raise ReplyError("the reply is empty")
     ctx = reply_context(ws.cache, req.ticket)
@@ -231,7 +243,6 @@ def queue_reply(ws: Workspace, req: ReplyRequest, *, now: datetime | None = None
         rcpt = recipients(draft)
     except ComposeError as exc:
         raise ReplyError(str(exc)) from None
-    status_after = req.status_after if req.status_after is not None else reply.status_after
     return outgoing.queue(
         ws.cache,
         ticket=req.ticket,
@@ -241,7 +252,7 @@ def queue_reply(ws: Workspace, req: ReplyRequest, *, now: datetime | None = None
         rcpt=rcpt,
         author=ws.agent,
         send_delay=reply.send_delay,
-        status_after=status_after or None,
+        status_after=status_after,
         base_seq=req.base_seq if req.base_seq is not None else _cache_seq(ws),
         base_messages=req.base_messages if req.base_messages is not None else ctx.message_ids,
         draft_id=req.draft_id,
@@ -263,11 +274,8 @@ def queue_new(
 ) -> Outgoing:
     """A new ticket that we open (`m`): it gets its number when it is sent and registered."""
     now = now or datetime.now(UTC)
-    if unfilled(body) or unfilled(subject):
-        raise ReplyError(
-            "the mail still has template variables without a value: "
-            + ", ".join("{{ " + m + " }}" for m in (*unfilled(subject), *unfilled(body)))
-        )
+    _check_filled(subject + "\n" + body)
+    status = _status_after(ws, status_after)
     if not subject.strip():
         raise ReplyError("a new ticket needs a subject")
     account = sending_account(ws)
@@ -291,11 +299,38 @@ def queue_new(
         rcpt=rcpt,
         author=ws.agent,
         send_delay=ws.settings.reply.send_delay,
-        status_after=status_after or ws.settings.reply.status_after or None,
+        status_after=status,
         base_seq=_cache_seq(ws),
         base_messages=(),
         now=now,
     )
+
+
+def _check_filled(text: str) -> None:
+    """Template variables left without a value block sending. Quoted lines are the
+    customer's text, where "{{ x }}" may be exactly what they wrote."""
+    own = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
+    missing = unfilled(own)
+    if missing:
+        raise ReplyError(
+            "the text still has template variables without a value: "
+            + ", ".join("{{ " + m + " }}" for m in missing)
+            + "; fill them in or remove them"
+        )
+
+
+def _status_after(ws: Workspace, wanted: str | None) -> str | None:
+    """The status the ticket takes once the reply is sent; None keeps it as it is."""
+    text = ws.settings.reply.status_after if wanted is None else wanted
+    if not text or text.strip().casefold() == "keep":
+        return None
+    status = resolve_status(ws.settings.workflow, text)
+    if status is None:
+        raise ReplyError(
+            f"no status {text!r}: use one of {', '.join(status_choices(ws.settings.workflow))}"
+            " (or keep)"
+        )
+    return status.name
 
 
 def _sender(ws: Workspace, account: AccountSettings) -> Sender:
@@ -313,22 +348,21 @@ def _cache_seq(ws: Workspace) -> int:
 
 
 def send_anyway(ws: Workspace, out_id: str) -> None:
-    """The agent saw what changed (or that a crash left it unsure) and sends all the same:
-    what the ticket holds now counts as seen, and a failed reply gets a fresh try."""
+    """The agent saw what changed (or that a crash left it unsure) and sends all the same.
+    Only what the hold showed counts as seen: news that came later holds it again."""
     out = outgoing.get(ws.cache, out_id)
     if out is None:
         raise ReplyError(f"no reply {out_id}")
-    seen: set[str] = set(out.base_messages)
-    if out.ticket is not None:
-        ctx = reply_context(ws.cache, out.ticket)
-        seen |= set(ctx.message_ids if ctx else ())
-        # Offline, what this cache has seen is what the agent saw.
-        with contextlib.suppress(Exception):
-            seen |= LockTable(ws.team).ticket_message_ids(out.ticket)
-    outgoing.release_hold(ws.cache, out_id, now=datetime.now(UTC), base_messages=tuple(seen))
+    seen = (*out.base_messages, *out.held_ids)
+    outgoing.release_hold(ws.cache, out_id, now=datetime.now(UTC), base_messages=seen)
 
 
 # -- sending ----------------------------------------------------------------------------------
+
+_UNSURE = (
+    "helpdesk lost the SMTP server while it had this reply, and it is not in Sent: it may "
+    "have reached the customer. Send it again or discard it."
+)
 
 
 class MailOut:
@@ -347,6 +381,8 @@ class MailOut:
         with self._lock:
             if not self._recovered:
                 self._recover(report)
+            for out in outgoing.unfinished(self.ws.cache):
+                self._finish(out, report)
             for out in outgoing.due(self.ws.cache, now or datetime.now(UTC)):
                 self._send_one(out, report)
         return report
@@ -354,83 +390,87 @@ class MailOut:
     # A reply found in `sending`: the process died while the SMTP server had it. Sent
     # decides; without proof the agent does, since sending twice is the worse mistake.
     def _recover(self, report: SendReport) -> None:
-        rows = outgoing.interrupted(self.ws.cache)
-        if not rows:
-            self._recovered = True
-            return
-        try:
-            found = self._in_sent([r.message_id for r in rows])
-        except Exception as exc:  # the server is away: decide at the next run
-            report.errors.append(f"checking Sent after a crash: {describe_fault(exc)}")
-            return
-        for out in rows:
-            if out.message_id in found:
-                outgoing.mark_sent(self.ws.cache, out.id, datetime.now(UTC))
-                self._finish(out, report)
-            else:
-                outgoing.hold(
-                    self.ws.cache,
-                    out.id,
-                    "helpdesk stopped while the SMTP server had this reply, and it is not in "
-                    "Sent: it may have reached the customer. Send it again or discard it.",
-                )
-                report.held.append(out.id)
+        for out in outgoing.interrupted(self.ws.cache):
+            if not self._settle_unsure(out, report):
+                return  # the server is away: decide at the next run
         self._recovered = True
+
+    def _settle_unsure(self, out: Outgoing, report: SendReport) -> bool:
+        try:
+            there = out.message_id in self._in_sent(self._account(out), [out.message_id])
+        except Exception as exc:
+            report.errors.append(f"checking Sent for a reply: {describe_fault(exc)}")
+            return False
+        if there:
+            outgoing.mark_sent(self.ws.cache, out.id, datetime.now(UTC))
+            self._finish(out, report)
+        else:
+            outgoing.hold(self.ws.cache, out.id, _UNSURE)
+            report.held.append(out.id)
+            self._drop_lock(out)
+        return True
 
     def _send_one(self, out: Outgoing, report: SendReport) -> None:
         why = self._collision(out, report)
         if why is not None:
             if why:
-                outgoing.hold(self.ws.cache, out.id, why)
+                outgoing.hold(self.ws.cache, out.id, why[0], why[1])
                 report.held.append(out.id)
+                self._drop_lock(out)
             return
-        if not outgoing.claim_for_sending(self.ws.cache, out.id):
-            return  # undone a moment ago
-        account = self._account(out)
         try:
+            account = self._account(out)
             assert account.smtp is not None
             password = get_password(account, "smtp") if account.smtp.user is not None else None
+        except Exception as exc:  # no SMTP account now, or a password command that failed
+            outgoing.mark_retry(self.ws.cache, out.id, describe_fault(exc), _later(out))
+            report.retrying.append(out.id)
+            report.errors.append(describe_fault(exc))
+            return
+        if not outgoing.claim_for_sending(self.ws.cache, out.id):
+            self._drop_lock(out)
+            return  # undone a moment ago
+        try:
             assert out.raw is not None
             accepted = send(account.smtp, password, out.raw, account.address, list(out.rcpt))
         except SmtpFault as exc:
-            self._failed(out, str(exc), permanent=exc.permanent, report=report)
+            report.errors.append(str(exc))
+            if exc.uncertain:
+                self._settle_unsure(out, report)
+            elif exc.permanent:
+                outgoing.mark_failed(self.ws.cache, out.id, str(exc))
+                report.failed.append(out.id)
+                self._drop_lock(out)
+            else:
+                outgoing.mark_retry(self.ws.cache, out.id, str(exc), _later(out))
+                report.retrying.append(out.id)
             return
-        except Exception as exc:  # a password command that failed, say
-            self._failed(out, describe_fault(exc), permanent=False, report=report)
+        except Exception as exc:  # the message itself cannot go (say, an unencodable address)
+            outgoing.mark_failed(self.ws.cache, out.id, describe_fault(exc))
+            report.failed.append(out.id)
+            report.errors.append(describe_fault(exc))
+            self._drop_lock(out)
             return
         outgoing.mark_sent(self.ws.cache, out.id, datetime.now(UTC))
         if accepted.refused:
             report.errors.append(
                 "some recipients were refused: "
-                + "; ".join(f"{r}: {why}" for r, why in accepted.refused.items())
+                + "; ".join(f"{safe_text(r)}: {why}" for r, why in accepted.refused.items())
             )
-        self._finish(out, report, append=True)
+        self._finish(out, report)
 
-    def _failed(self, out: Outgoing, why: str, *, permanent: bool, report: SendReport) -> None:
-        if permanent:
-            outgoing.mark_failed(self.ws.cache, out.id, why)
-            report.failed.append(out.id)
-        else:
-            delay = outgoing.retry_delay(out.attempts + 1)
-            outgoing.mark_retry(
-                self.ws.cache, out.id, why, datetime.now(UTC) + timedelta(seconds=delay)
-            )
-            report.retrying.append(out.id)
-        report.errors.append(why)
-
-    def _collision(self, out: Outgoing, report: SendReport) -> str | None:
-        """None: go ahead; "": not now (retry later); else why the reply is held."""
+    def _collision(self, out: Outgoing, report: SendReport) -> tuple[str, list[str]] | str | None:
+        """None: go ahead; "": not now (retry later); else why the reply is held, and the
+        messages the agent has not seen."""
         if out.ticket is None:
             return None
         table = LockTable(self.ws.team)
         try:
-            if not self._joined and out.author == self.ws.agent:
-                table.join(self.ws.agent, self.ws.settings.agent.name)
-                self._joined = True
+            self._join(table, out)
             lock = table.take_reply_lock(out.author, out.ticket)
             if not lock.ok:
                 holder = lock.holder or "another agent"
-                return f"{holder} holds ticket #{out.ticket} now ({lock.message})"
+                return f"{holder} holds ticket #{out.ticket} now ({lock.message})", []
             known = table.ticket_message_ids(out.ticket)
         except Exception as exc:  # no team store: a reply may not go without the lock
             why = f"waiting for the team store: {describe_fault(exc)}"
@@ -440,100 +480,116 @@ class MailOut:
             report.retrying.append(out.id)
             report.errors.append(why)
             return ""
-        new = sorted(known - set(out.base_messages) - {out.message_id})
+        # The agent's own earlier replies on the ticket are no news to them.
+        mine = outgoing.own_message_ids(self.ws.cache, out.ticket, out.author)
+        new = sorted(known - set(out.base_messages) - mine)
         if not new:
             return None
-        return _what_changed(self.ws, new)
+        return _what_changed(self.ws, new), new
 
     def _account(self, out: Outgoing) -> AccountSettings:
         ctx = reply_context(self.ws.cache, out.ticket) if out.ticket is not None else None
         return sending_account(self.ws, ctx)
 
-    def _finish(self, out: Outgoing, report: SendReport, *, append: bool = False) -> None:
-        """The server has it: it joins its ticket, the team hears who sent it, Sent gets it."""
-        assert out.raw is not None or not append
-        raw = out.raw if out.raw is not None else _raw_of(self.ws, out.id)
-        self.ingestor.ingest([Incoming(raw=raw, received_at=datetime.now(UTC))])
-        report.sent.append(out.id)
-        if out.ticket is None:  # a new ticket of ours: registering it gave it its number
-            number = _ticket_of(self.ws, out.message_id)
-            if number is not None:
-                outgoing.set_ticket(self.ws.cache, out.id, number)
-                out = replace(out, ticket=number)
+    def _drop_lock(self, out: Outgoing) -> None:
         if out.ticket is not None:
-            self._record(out, report)
-        if append:
-            try:
-                self._append_to_sent(out, raw)
-            except Exception as exc:
-                report.errors.append(
-                    f"the reply was sent, but not filed in Sent: {describe_fault(exc)}"
-                )
+            # The lock expires on its own; this only frees the ticket sooner.
+            with contextlib.suppress(Exception):
+                LockTable(self.ws.team).drop_reply_lock(out.author, out.ticket)
+
+    def _finish(self, out: Outgoing, report: SendReport) -> None:
+        """The server has it: it joins its ticket, the team hears who sent it, Sent gets it.
+        Each step may be repeated; until all are done the next run tries again."""
+        raw = out.raw if out.raw is not None else _raw_of(self.ws, out.id)
+        if out.id not in report.sent:
+            report.sent.append(out.id)
+        try:
+            self.ingestor.ingest([Incoming(raw=raw, received_at=out.sent_at or datetime.now(UTC))])
+            if out.ticket is None:  # a new ticket of ours: registering it gave it its number
+                number = _ticket_of(self.ws, out.message_id)
+                if number is not None:
+                    outgoing.set_ticket(self.ws.cache, out.id, number)
+                    out = replace(out, ticket=number)
+            if out.ticket is not None:
+                self._record(out, report)
+            self._file_in_sent(out, raw)
+        except Exception as exc:
+            report.errors.append(
+                f"the reply was sent; recording it is not finished ({describe_fault(exc)}), "
+                "it is tried again"
+            )
+            return
+        outgoing.mark_finished(self.ws.cache, out.id, datetime.now(UTC))
+
+    def _join(self, table: LockTable, out: Outgoing) -> None:
+        if not self._joined and out.author == self.ws.agent:
+            table.join(self.ws.agent, self.ws.settings.agent.name)
+            self._joined = True
 
     def _record(self, out: Outgoing, report: SendReport) -> None:
         assert out.ticket is not None
-        from helpdesk.sync.team import TeamService
-
         table = LockTable(self.ws.team)
-        try:
-            table.record_reply(out.author, out.ticket, out.message_id)
-            table.drop_reply_lock(out.author, out.ticket)
-        except Exception as exc:
-            report.errors.append(f"the team store did not hear of the reply: {describe_fault(exc)}")
+        self._join(table, out)
+        table.record_reply(out.author, out.ticket, out.message_id, at=out.sent_at)
         if out.status_after:
-            TeamService(self.ws).set_field(out.ticket, "status", out.status_after)
+            # The op id makes a repeated finish a no-op in the team store.
+            done = table.set_field(
+                out.author, out.ticket, "status", out.status_after, op_id=f"reply-status:{out.id}"
+            )
+            if not done.ok:
+                report.errors.append(
+                    f"#{out.ticket}: the status after the reply was not set ({done.message})"
+                )
+        table.drop_reply_lock(out.author, out.ticket)
 
     # -- the Sent folder ------------------------------------------------------------------
 
-    def _sent_folder(self) -> tuple[AccountSettings, str] | None:
-        for a in self.ws.settings.accounts.values():
-            if a.imap is not None and a.imap.sent_folder:
-                return a, a.imap.sent_folder
-        return None
+    @staticmethod
+    def _sent_folder(account: AccountSettings) -> str | None:
+        return account.imap.sent_folder if account.imap is not None else None
 
-    def _in_sent(self, message_ids: Sequence[str]) -> set[str]:
-        where = self._sent_folder()
-        if where is None:
+    def _in_sent(self, account: AccountSettings, message_ids: Sequence[str]) -> set[str]:
+        folder = self._sent_folder(account)
+        if folder is None or account.imap is None:
             return set()
-        account, folder = where
-        assert account.imap is not None
         client = connect(account.imap, get_password(account, "imap"))
         try:
             if not client.folder_exists(folder):
                 return set()
             client.select_folder(folder, readonly=True)
-            found = set()
-            for mid in message_ids:
-                if client.search(["HEADER", "Message-ID", f"<{mid}>"]):
-                    found.add(mid)
-            return found
+            return {
+                mid for mid in message_ids if client.search(["HEADER", "Message-ID", f"<{mid}>"])
+            }
         finally:
             close_quietly(client)
 
-    def _append_to_sent(self, out: Outgoing, raw: bytes) -> None:
-        where = self._sent_folder()
-        if where is None:
+    def _file_in_sent(self, out: Outgoing, raw: bytes) -> None:
+        account = self._account(out)
+        folder = self._sent_folder(account)
+        if folder is None or account.imap is None:
             return
-        account, folder = where
         setting = self.ws.settings.reply.sent_by_server
         remembered = _meta_get(self.ws, f"{_SERVER_FILES_SENT}:{account.name}")
         if setting is True or (setting is None and remembered == "1"):
             return
-        assert account.imap is not None
         client = connect(account.imap, get_password(account, "imap"))
         try:
             if not client.folder_exists(folder):
                 client.create_folder(folder)
             client.select_folder(folder, readonly=True)
-            if setting is None and remembered is None:
-                # Some servers file what SMTP accepted by themselves: look once, then remember.
-                there = bool(client.search(["HEADER", "Message-ID", f"<{out.message_id}>"]))
-                _meta_set(self.ws, f"{_SERVER_FILES_SENT}:{account.name}", "1" if there else "0")
-                if there:
-                    return
+            # Already there: the server files what SMTP accepted (then remember that), or an
+            # earlier finish got this far.
+            if client.search(["HEADER", "Message-ID", f"<{out.message_id}>"]):
+                if setting is None and out.finished_at is None and remembered is None:
+                    _meta_set(self.ws, f"{_SERVER_FILES_SENT}:{account.name}", "1")
+                return
             client.append(folder, raw, flags=[b"\\Seen"], msg_time=out.sent_at or datetime.now(UTC))
         finally:
             close_quietly(client)
+
+
+def _later(out: Outgoing) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=outgoing.retry_delay(out.attempts + 1))
 
 
 def _ticket_of(ws: Workspace, message_id: str) -> int | None:

@@ -6,6 +6,7 @@ thread and is told of progress through the callback.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from helpdesk.sync.credentials import get_password
 from helpdesk.sync.faults import describe_fault
 from helpdesk.sync.imap import FolderProgress, ImapFetcher
 from helpdesk.sync.ingest import Ingestor, IngestStats
-from helpdesk.sync.mail_out import MailOut, SendReport
+from helpdesk.sync.mail_out import MailOut, SendReport, team_secret
 from helpdesk.sync.parse_pool import ParsePool
 
 
@@ -87,6 +88,10 @@ class SyncService:
             except Exception as exc:  # a server fault is shown and retried, never fatal
                 # Server text is untrusted too: it reaches the status line.
                 report.errors[account.name] = describe_fault(exc)
+        if report.ok:
+            # Kept in the cache, so that replies can be signed and queued offline later.
+            with contextlib.suppress(Exception):
+                team_secret(self.ws)
         report.finished_at = datetime.now(UTC)
         return report
 

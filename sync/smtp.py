@@ -18,10 +18,12 @@ from helpdesk.sync.faults import describe_fault
 
 
 class SmtpFault(Exception):
-    """Sending failed; `permanent` says whether trying again could ever help."""
+    """Sending failed. `permanent`: trying again cannot help. `uncertain`: the connection
+    broke after the message was handed over, so the server may have it (never resend then)."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, uncertain: bool = False) -> None:
         self.permanent = permanent
+        self.uncertain = uncertain
         super().__init__(message)
 
 
@@ -93,23 +95,56 @@ def send(
     except (smtplib.SMTPException, OSError) as exc:
         raise SmtpFault(f"SMTP: {describe_fault(exc)}", permanent=False) from None
     try:
-        refused = client.sendmail(mail_from, list(recipients), raw)
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        words = "; ".join(
-            f"{safe_text(r)}: {_server_words(c, t)}" for r, (c, t) in exc.recipients.items()
-        )
-        raise SmtpFault(
-            f"the SMTP server refused every recipient ({words})",
-            permanent=all(c >= 500 for c in codes),
-        ) from None
-    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        refused = _transaction(client, raw, mail_from, recipients)
+    finally:
+        _close(client)
+    return Accepted({r: _server_words(c, t) for r, (c, t) in refused.items()})
+
+
+def _transaction(
+    client: smtplib.SMTP, raw: bytes, mail_from: str, recipients: Sequence[str]
+) -> dict[str, tuple[int, bytes]]:
+    """MAIL, RCPT, DATA by hand (not `sendmail`), to know whether a broken connection came
+    before the message was handed over (retry) or after (the server may have it)."""
+    try:
+        code, words = client.mail(mail_from)
+        if code != 250:
+            raise SmtpFault(
+                f"the SMTP server refused the sender ({_server_words(code, words)})",
+                permanent=code >= 500,
+            )
+        refused: dict[str, tuple[int, bytes]] = {}
+        for rcpt in recipients:
+            code, words = client.rcpt(rcpt)
+            if code not in (250, 251):
+                refused[rcpt] = (code, words)
+        if len(refused) == len(recipients):
+            client.rset()
+            text = "; ".join(
+                f"{safe_text(r)}: {_server_words(c, t)}" for r, (c, t) in refused.items()
+            )
+            raise SmtpFault(
+                f"the SMTP server refused every recipient ({text})",
+                permanent=all(c >= 500 for c, _ in refused.values()),
+            )
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SmtpFault(f"SMTP: {describe_fault(exc)}", permanent=False) from None
+    try:
+        code, words = client.data(raw)
+    except smtplib.SMTPDataError as exc:  # DATA itself refused: nothing was handed over
         raise SmtpFault(
             f"the SMTP server refused the message ({_server_words(exc.smtp_code, exc.smtp_error)})",
             permanent=exc.smtp_code >= 500,
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise SmtpFault(f"SMTP: {describe_fault(exc)}", permanent=False) from None
-    finally:
-        _close(client)
-    return Accepted({r: _server_words(c, t) for r, (c, t) in refused.items()})
+        raise SmtpFault(
+            f"SMTP: the connection broke while the server had the message ({describe_fault(exc)})",
+            permanent=False,
+            uncertain=True,
+        ) from None
+    if code != 250:
+        raise SmtpFault(
+            f"the SMTP server refused the message ({_server_words(code, words)})",
+            permanent=code >= 500,
+        )
+    return refused

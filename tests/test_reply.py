@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -211,6 +213,7 @@ def test_a_refusal_fails_the_reply_with_the_servers_words(
 
 _CRASH_SCRIPT = """
 import sys
+import time
 from helpdesk.cli.main import main
 sys.exit(main(["--config", sys.argv[1], "reply", sys.argv[2], "--file", sys.argv[3]]))
 """
@@ -452,3 +455,98 @@ def test_forward_and_a_new_ticket_of_ours_from_the_command_line(
 def _folders(account: ImapAccount) -> set[str]:
     with account.connect() as client:
         return {name for _flags, _sep, name in client.list_folders()}
+
+
+def test_a_server_that_answers_too_late_never_gets_the_reply_twice(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    config = _config(tmp_path, imap_account, smtp_server)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "[accounts.support.smtp]\n", "[accounts.support.smtp]\ntimeout = 1\n"
+        ),
+        encoding="utf-8",
+    )
+    ws = _open(config)
+    number = _ticket_with_mail(imap_account, ws)
+
+    scanned = threading.Event()
+
+    def slow(mail: ReceivedMail) -> None:
+        time.sleep(1.5)  # content scanning, say: the client gives up waiting for "250"
+        scanned.set()
+
+    smtp_server.hooks.append(slow)  # type: ignore[arg-type]
+    out = queue_reply(ws, ReplyRequest(ticket=number, body="Hello\n"))
+    service = _send(ws)
+    held = outgoing.get(ws.cache, out.id)
+    assert held is not None and held.state == OutState.HELD
+    assert "may have reached the customer" in held.held_reason
+    assert scanned.wait(10)
+    smtp_server.hooks.clear()
+    service.mail_out.process(datetime.now(UTC) + timedelta(days=1))
+    assert len(smtp_server.messages) == 1  # the server had it; it is not sent again
+    state = LockTable(ws.team).state(number)
+    assert state is not None and state.lock_holder is None  # nor is the ticket locked
+
+
+def test_a_sent_reply_whose_recording_was_cut_short_is_finished_later(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    ws = _open(_config(tmp_path, imap_account, smtp_server))
+    number = _ticket_with_mail(imap_account, ws)
+    out = queue_reply(ws, ReplyRequest(ticket=number, body="Hello\n", status_after="closed"))
+    # As if the process stopped right after the server said "250".
+    assert outgoing.claim_for_sending(ws.cache, out.id)
+    assert outgoing.mark_sent(ws.cache, out.id, datetime.now(UTC))
+    assert outgoing.unfinished(ws.cache)
+    _send(ws)
+    _send(ws)  # finishing again changes nothing
+    assert outgoing.unfinished(ws.cache) == []
+    detail = ws.cache.ticket(number)
+    assert detail is not None and [m.outgoing for m in detail.messages] == [False, True]
+    table = LockTable(ws.team)
+    assert [e.new for e in table.events_since(0) if e.kind == "replied"] == [out.message_id]
+    state = table.state(number)
+    assert state is not None and state.status == "closed"
+    with imap_account.connect() as client:
+        client.select_folder("Sent", readonly=True)
+        assert len(client.search(["HEADER", "Message-ID", f"<{out.message_id}>"])) == 1
+    assert smtp_server.messages == []  # finishing never sends
+
+
+def test_names_with_commas_quoted_text_own_replies_and_bad_statuses(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    ws = _open(_config(tmp_path, imap_account, smtp_server))
+    imap_account.append(
+        "INBOX",
+        message(
+            "q1@customer.example",
+            sender='"Novák, Jan" <jan@customer.example>',
+            extra='Cc: "Malá, Eva" <eva@customer.example>',
+        ),
+    )
+    assert SyncService(ws).sync_once().ok
+    (ticket,) = ws.cache.list_tickets(Queue.ALL, ws.agent)
+    body = "We will check.\n\n> my form shows {{ user.name }} instead of my name\n"
+    first = queue_reply(ws, ReplyRequest(ticket=ticket.number, body=body, kind="reply_all"))
+    second = queue_reply(ws, ReplyRequest(ticket=ticket.number, body="One more thing.\n"))
+    with pytest.raises(ReplyError, match="no status 'clsoed'"):
+        queue_reply(ws, ReplyRequest(ticket=ticket.number, body="x\n", status_after="clsoed"))
+    _send(ws)
+    assert [outgoing.get(ws.cache, o.id).state for o in (first, second)] == [  # type: ignore[union-attr]
+        OutState.SENT,
+        OutState.SENT,
+    ]
+    msg = _parsed(smtp_server.messages[0])
+    assert [(a.display_name, a.addr_spec) for a in msg["To"].addresses] == [
+        ("Novák, Jan", "jan@customer.example")
+    ]
+    assert [(a.display_name, a.addr_spec) for a in msg["Cc"].addresses] == [
+        ("Malá, Eva", "eva@customer.example")
+    ]
+    assert sorted(smtp_server.messages[0].rcpt_tos) == [
+        "eva@customer.example",
+        "jan@customer.example",
+    ]

@@ -128,3 +128,12 @@ def test_queue_filter_with_a_mistake(snap_compare: Any, demo_ws: Workspace, tmp_
         terminal_size=(80, 24),
         run_before=filtered,
     )
+
+
+def test_compose_screen(snap_compare: Any, demo_ws: Workspace) -> None:
+    assert snap_compare(
+        make_app(demo_ws, clock=lambda: NOW),
+        press=["j", "j", "enter", "r"],
+        terminal_size=(80, 24),
+        run_before=settled,
+    )

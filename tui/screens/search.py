@@ -90,9 +90,7 @@ class SearchScreen(Screen[None]):
     # Priority: the input would otherwise take the arrows and page keys for its own scrolling.
     BINDINGS = [
         Binding("escape", "back", "Back", id="search.back", tooltip="Close the search"),
-        Binding(
-            "down", "move(1)", "Next", priority=True, id="search.down", tooltip="Next result"
-        ),
+        Binding("down", "move(1)", "Next", priority=True, id="search.down", tooltip="Next result"),
         Binding(
             "up",
             "move(-1)",

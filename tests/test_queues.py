@@ -310,3 +310,29 @@ async def test_columns_priority_and_sla_in_theme_colours(ws: Workspace) -> None:
         assert due_soon.color != breached.color
         assert table.get_row_at(2)[keys.index("sla")].plain == "5h"
         assert table.get_row_at(1)[keys.index("priority")].plain == "urgent"
+
+
+async def test_a_queue_covered_by_a_ticket_catches_up_when_it_shows_again(ws: Workspace) -> None:
+    n = numbers_of(ws)
+    app = make_app(ws, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        before = dict(screen.counts)
+        table = screen.query_one(TicketTable)
+        table.move_cursor(row=[t.number for t in table.tickets].index(n["Faktura 77"]))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TicketScreen))
+        await pilot.press("c")  # claimed while the list is covered
+        await wait_until(pilot, lambda: ws.cache.count_tickets(Queue.MINE, ws.agent) == 1)
+        await wait_until(pilot, lambda: screen.stale)
+        assert screen.counts == before  # not read again while covered
+        await pilot.press("q")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert screen.counts["mine"] == before["mine"] + 1
+        row = next(t for t in table.tickets if t.number == n["Faktura 77"])
+        assert row.assignee == ws.agent and not row.unread
+        # Switching queues reuses the counts; the list is the new queue's.
+        await pilot.press("3")
+        assert shown(app) == [n["Faktura 77"]] == cache_list(ws, Queue.MINE)

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, get_current_worker
 
+from helpdesk.core.sanitize import safe_text
 from helpdesk.core.team import PRESENCE_HEARTBEAT, PresenceKind
 from helpdesk.storage import drafts, outgoing
 from helpdesk.storage.locations import themes_dir
@@ -266,7 +267,11 @@ class HelpdeskApp(App[int]):
         for screen in self.screen_stack:
             try:
                 if isinstance(screen, QueueScreen):
-                    screen.reload()
+                    covered = screen is not self.screen
+                    if covered:  # read when it shows again, not while a ticket covers it
+                        screen.stale = True
+                    else:
+                        screen.reload()
                 elif isinstance(screen, TicketScreen):
                     detail = self.ws.cache.ticket(screen.detail.summary.number)
                     if detail is not None:
@@ -589,7 +594,7 @@ class HelpdeskApp(App[int]):
         try:
             report = self.sync.send_mail()
         except Exception as exc:  # shown, never lost in a worker
-            self.post_message(MailOutDone(None, [f"{type(exc).__name__}: {exc}"]))
+            self.post_message(MailOutDone(None, [safe_text(f"{type(exc).__name__}: {exc}")[:300]]))
             return
         if report is None:
             return  # the process holding the sync lease sends them
@@ -620,8 +625,8 @@ class HelpdeskApp(App[int]):
             elif sent and not held:
                 self.notify(f"{sent} repl{'y' if sent == 1 else 'ies'} sent")
         for error in message.errors[:3]:
-            # Server text: never markup.
-            self.notify(error, severity="error", markup=False, timeout=10)
+            # Server text: never markup, never escape sequences.
+            self.notify(safe_text(error), severity="error", markup=False, timeout=10)
         self._count_outbox()
         self.refresh_views()
         self._show_status()

@@ -173,6 +173,7 @@ class QueueScreen(Screen[None]):
         self.total = 0
         self.queues: list[QueueDef] = list(QUEUES)
         self.counts: dict[str, int] = {}
+        self.stale = False  # the cache changed while another screen covered this one
         self.filter = TicketQuery()
         self.filter_text = ""
         self._viewing: int | None = None  # the ticket opened over this screen
@@ -238,15 +239,21 @@ class QueueScreen(Screen[None]):
     def _effective(self) -> TicketQuery:
         return self.current.query & self.filter
 
-    def reload(self, *, keep_cursor: bool = True) -> None:
+    def reload(self, *, keep_cursor: bool = True, recount: bool = True) -> None:
+        """Read the list again; `recount=False` keeps the queue counts, which only change
+        with the data (and then `refresh_views` reloads with them)."""
+        self.stale = False
         cache, agent = self.hd.ws.cache, self.hd.ws.agent
         ctx = self.context()
-        listed = self._queue_list()
-        counts = {
-            q.key: cache.count_tickets(q.base, agent, query=q.query, context=ctx) for q in listed
-        }
-        self.queues = [q for q in listed if q.key not in _HIDDEN_WHEN_EMPTY or counts[q.key]]
-        self.counts = counts
+        if recount or not self.counts:
+            listed = self._queue_list()
+            counts = {
+                q.key: cache.count_tickets(q.base, agent, query=q.query, context=ctx)
+                for q in listed
+            }
+            self.queues = [q for q in listed if q.key not in _HIDDEN_WHEN_EMPTY or counts[q.key]]
+            self.counts = counts
+        counts = self.counts
         if self.queue not in counts:
             self.queue = self.queues[0].key  # a department emptied, a view removed
         current = self.current
@@ -325,17 +332,20 @@ class QueueScreen(Screen[None]):
             self.hd.ws.cache.mark_seen(number, self.hd.ws.agent, self.hd.clock())
 
     def on_screen_resume(self, _event: events.ScreenResume) -> None:
-        if self._viewing is not None:
+        read, self._viewing = self._viewing, None
+        if read is not None:
             # Mail that came while the ticket was open was read there too.
-            self.hd.ws.cache.mark_seen(self._viewing, self.hd.ws.agent, self.hd.clock())
-            self._viewing = None
+            self.hd.ws.cache.mark_seen(read, self.hd.ws.agent, self.hd.clock())
+        if self.stale:
             self.reload()
+        elif read is not None:  # nothing changed meanwhile but the marker of the ticket read
+            self.query_one(TicketTable).mark_read(read)
 
     # -- queues -----------------------------------------------------------------------------
 
     def switch_to(self, key: str) -> None:
         self.queue = key
-        self.reload(keep_cursor=False)
+        self.reload(keep_cursor=False, recount=False)
 
     def action_jump(self, n: int) -> None:
         if 1 <= n <= len(self.queues):

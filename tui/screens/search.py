@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PAGE", "SearchScreen", "hit_prompt", "marked_text"]
 
-DEBOUNCE = 0.15  # seconds of quiet after a key before the query runs
+DEBOUNCE = 0.05  # seconds of quiet after a key before the query runs (a stale answer is dropped)
 PAGE = 50  # hits fetched at a time; the next page is read as the cursor nears the end
 PAGE_AHEAD = 10  # hits left below the cursor when the next page is asked for
 MATCH = Style(bold=True, reverse=True)

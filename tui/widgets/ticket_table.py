@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -149,6 +149,16 @@ class TicketTable(DataTable[Text]):
         for t in tickets:
             self.tickets.append(t)
             self.add_row(*self._cells(t, now, styles), key=str(t.number))
+
+    def mark_read(self, number: int) -> None:
+        """Drop the unread marker of one ticket without rebuilding the list."""
+        for i, t in enumerate(self.tickets):
+            if t.number == number:
+                if t.unread:
+                    self.tickets[i] = replace(t, unread=False)
+                    if any(c.key == "unread" for c in self.columns_shown):
+                        self.update_cell(str(number), "unread", Text(""))
+                return
 
     def _fill(self, tickets: Sequence[TicketSummary], *, keep_cursor: bool) -> None:
         current = self.current_number() if keep_cursor else None

@@ -18,6 +18,7 @@ from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.mail_out import (
     ReplyError,
     ReplyRequest,
+    forwarded_parts,
     queue_new,
     queue_reply,
     send_anyway,
@@ -45,6 +46,11 @@ def add_parsers(sub: Any) -> None:
     reply.add_argument("--bcc", metavar="ADDR", action="append", default=[])
     reply.add_argument(
         "--forward", action="store_true", help="forward the last mail to --to (a third party)"
+    )
+    reply.add_argument(
+        "--with-attachments",
+        action="store_true",
+        help="with --forward: send the forwarded mail's attachments along",
     )
     reply.add_argument(
         "--no-signature", action="store_true", help="leave the configured signature out"
@@ -101,6 +107,9 @@ def run_reply(args: argparse.Namespace) -> int:
         if not args.no_signature:
             body = signed(ws, args.number, body)
         kind = "forward" if args.forward else "reply_all" if args.all else "reply"
+        if args.with_attachments and not args.forward:
+            raise ReplyError("--with-attachments goes with --forward")
+        parts = forwarded_parts(ws, args.number) if args.with_attachments else ()
         out = queue_reply(
             ws,
             ReplyRequest(
@@ -112,6 +121,7 @@ def run_reply(args: argparse.Namespace) -> int:
                 bcc=tuple(args.bcc),
                 attach=tuple(Path(p) for p in args.attach),
                 status_after=args.status,
+                forward_parts=parts,
             ),
         )
     except ReplyError as exc:

@@ -20,6 +20,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .automation_config import DEFAULT_AUTOMATION, AutomationSettings
 from .reply_config import DEFAULT_REPLY, ReplySettings
 from .workflow import DEFAULT_WORKFLOW, WorkflowSettings
 
@@ -144,6 +145,8 @@ class Settings:
     # statuses, priorities, business hours, [tickets] (core.workflow_config)
     workflow: WorkflowSettings = DEFAULT_WORKFLOW
     rules: tuple[Rule, ...] = ()  # [[rules]], in file order (core.rules_config)
+    # [automation]: acknowledgements and out-of-hours replies (core.automation_config)
+    automation: AutomationSettings = DEFAULT_AUTOMATION
     reply: ReplySettings = DEFAULT_REPLY  # [reply] and [[templates]] (core.reply_config)
     views: tuple[SavedView, ...] = ()  # [[views]]: saved filters of the ticket list
     # Binding ids are the app's to check: core does not know them (tui.keymap does).
@@ -529,6 +532,7 @@ _TOP_KEYS = (
     "views",
     "reply",
     "templates",
+    "automation",
 )
 _TOP_KEYS_WORKFLOW = ("statuses", "priorities", "business_hours", "tickets")  # workflow_config
 _AGENT_KEYS = ("name", "email")
@@ -643,6 +647,7 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
     views = _read_views(r, top.get("views", []), workflow, text)
     keymap = _read_keymap(r, top.get("keymap", {}))
     ui = _read_ui(r, top.get("ui", {}))
+    automation = _read_automation(r, top.get("automation", {}))
 
     if r.problems:
         # File order reads best; problems with no known line go last.
@@ -656,6 +661,7 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
         source=source,
         attachments=attachments,
         rules=rules,
+        automation=automation,
         workflow=workflow,
         reply=reply,
         views=views,
@@ -687,6 +693,13 @@ def _read_rules(r: _Reader, value: object, text: str) -> tuple[Rule, ...]:
     rules, problems = read_rules(value, text)
     r.problems.extend(problems)
     return rules
+
+
+def _read_automation(r: _Reader, value: object) -> AutomationSettings:
+    # Imported here: automation_config builds on this module's reader.
+    from .automation_config import read_automation
+
+    return read_automation(r, value)
 
 
 def _read_views(

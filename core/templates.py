@@ -11,10 +11,11 @@ highlight it and the sender can refuse a reply that still holds one (:func:`unfi
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+
+from helpdesk.core.fuzzy import fold_for_match, match_score
 
 from .compose import strip_subject_prefixes
 from .sanitize import safe_text
@@ -187,45 +188,13 @@ def variables_for(
 # The picker
 
 
-def _fold(text: str) -> str:
-    """Case and accents do not matter when picking: "odp" finds "Odpověď"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def _match_score(query: str, name: str) -> int | None:
-    """How well ``query`` matches ``name`` as a subsequence (lower is better), or None.
-
-    Gaps cost, a match at the start or at a word's start earns; the earliest placement of
-    each character is taken, which is close enough for names of a few words.
-    """
-    score = 0
-    pos = 0
-    previous = -2
-    for ch in query:
-        if ch == " ":
-            continue
-        found = name.find(ch, pos)
-        if found < 0:
-            return None
-        if found == previous + 1:
-            score -= 2  # consecutive
-        else:
-            score += found - pos  # skipped characters
-        if found == 0 or not name[found - 1].isalnum():
-            score -= 3  # word start
-        previous = found
-        pos = found + 1
-    return score
-
-
 def fuzzy_rank(query: str, templates: Sequence[Template], language: str = "") -> list[Template]:
     """The templates whose name holds the query's letters in order, best first.
 
     Templates in ``language`` come first, then those for any language, then the others; an
     empty query gives every template, in that language order and by name.
     """
-    wanted = _fold(query.strip())
+    wanted = fold_for_match(query.strip())
 
     def language_rank(t: Template) -> int:
         if not language:
@@ -236,8 +205,8 @@ def fuzzy_rank(query: str, templates: Sequence[Template], language: str = "") ->
 
     ranked: list[tuple[int, int, str, int, Template]] = []
     for index, template in enumerate(templates):
-        folded = _fold(template.name)
-        score = _match_score(wanted, folded) if wanted else 0
+        folded = fold_for_match(template.name)
+        score = match_score(wanted, folded) if wanted else 0
         if score is not None:
             ranked.append((language_rank(template), score, folded, index, template))
     ranked.sort(key=lambda item: item[:4])

@@ -51,6 +51,7 @@ _INSERT = (
     "team_presence",
     "team_skip",
     "team_draft",
+    "auto_mail",
 )
 
 
@@ -201,6 +202,8 @@ def _install_sql(schema: str, database: str, group: str) -> list[str]:
         f"GRANT SELECT ON {', '.join(f'{s}.{t}' for t in _READ)} TO {g}",
         f"GRANT INSERT ON {', '.join(f'{s}.{t}' for t in _INSERT)} TO {g}",
         f"GRANT UPDATE ON {s}.team_ticket, {s}.team_agent, {s}.team_draft TO {g}",
+        # Automatic replies: decided by a registration, claimed and marked by a sender.
+        f"GRANT UPDATE ON {s}.auto_mail TO {g}",
         f"GRANT DELETE ON {s}.team_presence, {s}.team_skip TO {g}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {g}",
         *(
@@ -212,18 +215,38 @@ def _install_sql(schema: str, database: str, group: str) -> list[str]:
     ]
 
 
+# Routing rules act in the transaction that registers the mail, on a ticket that this very
+# transaction wrote (its row version is ours): no agent can sign as "rules" elsewhere.
+def _by_rules(table: str, column: str) -> str:
+    return (
+        f"{table}.{column} = 'rules' AND EXISTS (SELECT 1 FROM team_ticket t "
+        f"WHERE t.number = {table}.ticket AND t.xmin = pg_current_xact_id()::xid)"
+    )
+
+
 def _policies(s: str, g: str) -> list[str]:
     me = f"{s}.helpdesk_agent()"
     rules: dict[str, list[tuple[str, str, str | None, str | None]]] = {
         # table: [(policy, command, USING, WITH CHECK)]
         "team_note": [
             ("read", "SELECT", "true", None),
-            ("own", "INSERT", None, f"author = {me}"),
+            (
+                "own",
+                "INSERT",
+                None,
+                f"author = {me} OR ({_by_rules('team_note', 'author')})",
+            ),
         ],
         "team_event": [
             ("read", "SELECT", "true", None),
             # Registering new mail opens tickets in the name of the system.
-            ("own", "INSERT", None, f"actor = {me} OR (actor = 'system' AND kind = 'created')"),
+            (
+                "own",
+                "INSERT",
+                None,
+                f"actor = {me} OR (actor = 'system' AND kind = 'created') "
+                f"OR ({_by_rules('team_event', 'actor')})",
+            ),
         ],
         "team_presence": [
             ("read", "SELECT", "true", None),

@@ -163,6 +163,39 @@ class TeamDraft(SQLModel, table=True):
     deleted: bool = False
 
 
+class AutoMail(SQLModel, table=True):
+    """Schema 5: automatic replies decided in the transaction that registered the mail, sent
+    once by whichever sync-lease holder claims the row first. The rows also count the
+    replies a sender and a ticket already had (the loop limits)."""
+
+    __tablename__ = "auto_mail"
+    __table_args__ = (
+        Index("ix_auto_mail_recipient", "recipient", "created_at"),
+        Index("ix_auto_mail_state", "state", "id"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    ticket: int = Field(index=True)
+    recipient: str  # lower-cased address
+    recipient_name: str = ""
+    template: str
+    reason: str  # acknowledge | out_of_hours | rule
+    rule: str | None = None  # the rule whose auto_reply it is
+    reply_to_id: str  # the Message-ID answered
+    subject: str = ""  # of the message answered
+    state: str = "pending"  # pending | claimed | queued | failed
+    created_at: datetime
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    message_id: str | None = None  # ours, once built
+    detail: str = ""
+
+
 TEAM_TABLES = [
     SQLModel.metadata.tables[name]
     for name in (
@@ -176,6 +209,7 @@ TEAM_TABLES = [
         "team_presence",
         "team_skip",
         "team_draft",
+        "auto_mail",
     )
 ]
 SCHEMA_2_NEW_TABLES = (

@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,9 +32,13 @@ from sqlalchemy import (
 )
 from sqlmodel import SQLModel
 
+from helpdesk.core.automation_config import DEFAULT_AUTOMATION, AutomationSettings
+from helpdesk.core.message import Address, AttachmentInfo, AutoKind
+from helpdesk.core.rules import Rule
 from helpdesk.core.team import EventKind
 from helpdesk.core.threading import ThreadFacts, ThreadReason, decide
 from helpdesk.core.workflow import DEFAULT_WORKFLOW, WorkflowSettings
+from helpdesk.storage.automation import Automation
 from helpdesk.storage.customer_reply import CustomerMail, apply_customer_mail
 from helpdesk.storage.db import (
     Migration,
@@ -123,7 +127,12 @@ def _schema_4(conn: Connection) -> None:
     SQLModel.metadata.tables["team_draft"].create(conn)
 
 
-MIGRATIONS: list[Migration] = [_schema_2, _schema_3, _schema_4]
+def _schema_5(conn: Connection) -> None:
+    """Automatic replies (acknowledgements, out-of-hours notices, rules' replies)."""
+    SQLModel.metadata.tables["auto_mail"].create(conn)
+
+
+MIGRATIONS: list[Migration] = [_schema_2, _schema_3, _schema_4, _schema_5]
 
 CHANGES_CHANNEL = "helpdesk_team"
 _WRITE_LOCK = 0x6864_7772  # the advisory lock key of team writes ("hdwr")
@@ -144,6 +153,17 @@ class Registration:
     customer_email: str
     date: datetime
     outgoing: bool = False  # our own reply: the customer is no longer waiting
+    # What routing rules and the auto-reply guard look at (filled by the ingest; `headers`
+    # only while automation is configured, since reading them costs time per message).
+    from_addr: Address | None = None
+    to: Sequence[Address] = ()
+    cc: Sequence[Address] = ()
+    in_reply_to: Sequence[str] = ()
+    body: str = ""  # the text, cut to what rules search
+    attachments: Sequence[AttachmentInfo] = ()
+    auto: AutoKind = AutoKind.NONE
+    headers: Mapping[str, Sequence[str]] | None = None
+    auto_sent: bool = False  # our own automatic reply: no answer, so it moves no clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +191,20 @@ class TicketState:
 
 
 class TeamStore:
-    def __init__(self, url: str, workflow: WorkflowSettings = DEFAULT_WORKFLOW) -> None:
+    def __init__(
+        self,
+        url: str,
+        workflow: WorkflowSettings = DEFAULT_WORKFLOW,
+        *,
+        rules: Sequence[Rule] = (),
+        automation: AutomationSettings = DEFAULT_AUTOMATION,
+        our_addresses: Sequence[str] = (),
+    ) -> None:
         self.url = url
         self.workflow = workflow
         self.sla = SlaClock(workflow)  # keeps `sla_due` in step with each write's history
+        # Routing and automatic replies of the tickets this store's registrations open.
+        self.automation = Automation(workflow, self.sla, rules, automation, our_addresses)
         self.engine: Engine = engine_for_url(url)
         self._writer = write_engine(self.engine)
         self._thread_lock = threading.Lock()
@@ -454,7 +484,8 @@ class TeamStore:
                             "message_id": r.message_id,
                             "ticket": real(t),
                             "registered_at": now,
-                            "sent_at": r.date,
+                            # Our automatic replies answer nothing: no time, no clock moves.
+                            "sent_at": None if r.auto_sent else r.date,
                             "outgoing": r.outgoing,
                         }
                         for r, t in index_rows
@@ -476,6 +507,19 @@ class TeamStore:
                 actor=actor,
                 now=now,
             )
+            if self.automation.active:
+                self.automation.on_new_tickets(
+                    conn, [(r, numbers[-(i + 1)]) for i, r in enumerate(opened)], now
+                )
+                self.automation.on_follow_ups(
+                    conn,
+                    [
+                        (r, t)
+                        for r, t in index_rows
+                        if t > 0 and not r.outgoing and r.message_id not in moved
+                    ],
+                    now,
+                )
             touched = {
                 real(ticket) for ticket, reason, _ in decided if reason is not ThreadReason.KNOWN
             }

@@ -20,7 +20,13 @@ class Workspace:
     @property
     def team(self) -> TeamStore:
         if self._team is None:
-            self._team = TeamStore(team_store_url(self.settings), self.settings.workflow)
+            self._team = TeamStore(
+                team_store_url(self.settings),
+                self.settings.workflow,
+                rules=self.settings.rules,
+                automation=self.settings.automation,
+                our_addresses=self.our_addresses(),
+            )
         return self._team
 
     @property

@@ -19,8 +19,10 @@ from typing import Any
 
 from helpdesk.core.identity import find_subject_tag, verify_message_id
 from helpdesk.core.mailparse import parse_message
-from helpdesk.core.message import Address, ParsedMessage
+from helpdesk.core.message import Address, AutoKind, ParsedMessage
+from helpdesk.core.rules import raw_headers
 from helpdesk.core.sanitize import safe_text
+from helpdesk.storage.automation import BODY_EXCERPT
 from helpdesk.storage.cache import Cache, FolderMark, PackedRaw
 from helpdesk.storage.team_store import Registration, TeamStore
 
@@ -134,7 +136,12 @@ class Ingestor:
                     fresh[key] = (inc, msg)
             # Parents before replies, so that a batch threads the same in any order.
             todo = sorted(fresh.values(), key=lambda im: sort_time(im[1], im[0], now))
-            regs = [self._registration(conn, inc, msg, now) for inc, msg in todo]
+            # Header fields are read only when rules or automatic replies will look at them.
+            with_headers = self.team.automation.active
+            regs = [
+                self._registration(conn, inc, msg, now, with_headers=with_headers)
+                for inc, msg in todo
+            ]
         results = self.team.register(regs) if regs else []
         states = self.team.ticket_states({r.ticket for r in results})
         stats.register_s = time.perf_counter() - clock
@@ -219,7 +226,13 @@ class Ingestor:
         return stats
 
     def _registration(
-        self, conn: Any, inc: Incoming, msg: ParsedMessage, now: datetime
+        self,
+        conn: Any,
+        inc: Incoming,
+        msg: ParsedMessage,
+        now: datetime,
+        *,
+        with_headers: bool = False,
     ) -> Registration:
         refs = msg.thread_ids()
         secret = self.team.secret
@@ -234,6 +247,7 @@ class Ingestor:
             people = self.cache.participants(conn, tag) - self.ours
             if not sender or sender not in people:
                 tag = None
+        ours = self._is_ours(msg.from_addr)
         return Registration(
             message_id=msg.message_id,
             reference_ids=refs,
@@ -242,7 +256,17 @@ class Ingestor:
             subject=msg.subject,
             customer_email=self._customer(msg).email,
             date=sort_time(msg, inc, now),
-            outgoing=self._is_ours(msg.from_addr),
+            outgoing=ours,
+            from_addr=msg.from_addr,
+            to=tuple(msg.to),
+            cc=tuple(msg.cc),
+            in_reply_to=tuple(msg.in_reply_to),
+            body=msg.text_body[:BODY_EXCERPT],
+            attachments=tuple(msg.attachments),
+            auto=msg.auto,
+            headers=raw_headers(inc.raw) if with_headers and inc.error is None else None,
+            # Our acknowledgement coming back from Sent (or from our own sender) is no answer.
+            auto_sent=ours and msg.auto is AutoKind.AUTO_REPLY,
         )
 
 

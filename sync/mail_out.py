@@ -36,11 +36,18 @@ from helpdesk.core.compose import (
 )
 from helpdesk.core.config import AccountSettings
 from helpdesk.core.identity import make_message_id, subject_tag
+from helpdesk.core.mime_parts import MimeStructureError, decoded_chunks, find_part
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.templates import unfilled
 from helpdesk.core.workflow_values import resolve_status, status_choices
 from helpdesk.storage import outgoing
-from helpdesk.storage.cache_models import CachedEvent, CachedMessage, CacheMeta
+from helpdesk.storage.attachments import (
+    AttachmentNotFound,
+    attachment_of,
+    list_attachments,
+    raw_source,
+)
+from helpdesk.storage.cache_models import CachedEvent, CachedMessage, CacheMeta, OutgoingMail
 from helpdesk.storage.lock_table import LockTable
 from helpdesk.storage.outgoing import Outgoing, OutState
 from helpdesk.storage.reply_context import ReplyContext, reply_context
@@ -54,6 +61,7 @@ from helpdesk.sync.smtp import SmtpFault, send
 meta_t = CacheMeta.__table__
 event_t = CachedEvent.__table__
 message_t = CachedMessage.__table__
+outgoing_t = OutgoingMail.__table__
 _SECRET_KEY = "team_secret"  # the team's Message-ID key, kept so that replies queue offline
 _SERVER_FILES_SENT = "smtp_files_sent"  # "1"/"0" once detected for an account
 ATTACHMENT_LIMIT = 25 * 1024 * 1024  # bytes per reply: what common mail servers accept
@@ -77,6 +85,8 @@ class ReplyRequest:
     base_messages: tuple[str, ...] | None = None
     base_seq: int | None = None
     draft_id: str | None = None
+    # Attachments of the ticket's own messages sent along (a forward): (message pk, MIME part).
+    forward_parts: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -157,6 +167,63 @@ def _attachment(path: Path) -> OutgoingAttachment:
     return OutgoingAttachment(filename=path.name, content_type=kind, data=data)
 
 
+def _stored_attachment(ws: Workspace, ticket: int, message: int, part: str) -> OutgoingAttachment:
+    """A part of one of the ticket's own messages, decoded from the raw message in the cache,
+    under the name and type ingest recorded (the name already sanitised there)."""
+    try:
+        att = attachment_of(ws.cache, message, part)
+        if _ticket_of_pk(ws, message) != ticket:
+            raise AttachmentNotFound(f"message {message} is not part of ticket #{ticket}")
+        with raw_source(ws.cache, message) as source:
+            try:
+                span = find_part(source, part)
+            except (KeyError, MimeStructureError):
+                raise AttachmentNotFound(f"part {part} is not in message {message}") from None
+            data = b"".join(decoded_chunks(source, span))
+    except AttachmentNotFound as exc:
+        raise ReplyError(f"cannot forward an attachment: {exc}") from None
+    return OutgoingAttachment(
+        filename=att.filename,
+        content_type=att.content_type or "application/octet-stream",
+        data=data,
+    )
+
+
+def _ticket_of_pk(ws: Workspace, message: int) -> int | None:
+    with ws.cache.engine.connect() as conn:
+        return conn.execute(select(message_t.c.ticket).where(message_t.c.id == message)).scalar()
+
+
+def forwarded_parts(ws: Workspace, ticket: int) -> tuple[tuple[int, str], ...]:
+    """The attachments a forward carries by default: those of the message it forwards (the
+    customer's newest), as (message pk, MIME part)."""
+    ctx = reply_context(ws.cache, ticket)
+    if ctx is None or ctx.parent is None:
+        return ()
+    with ws.cache.engine.connect() as conn:
+        pk = conn.execute(
+            select(message_t.c.id)
+            .where(message_t.c.ticket == ticket, message_t.c.message_id == ctx.parent.message_id)
+            .order_by(message_t.c.id)
+        ).scalar()
+    if pk is None:
+        return ()
+    return tuple((a.message, a.part) for a in list_attachments(ws.cache, ticket) if a.message == pk)
+
+
+def drafts_in_outbox(ws: Workspace) -> set[str]:
+    """Draft ids that became queued, sent or held mail (not cancelled): such a draft is not
+    reopened as work in progress."""
+    o = outgoing_t.c
+    with ws.cache.engine.connect() as conn:
+        return {
+            str(d)
+            for d in conn.execute(
+                select(o.draft_id).where(o.draft_id.is_not(None), o.state != OutState.CANCELLED)
+            ).scalars()
+        }
+
+
 def _addressees(
     ws: Workspace, req: ReplyRequest, ctx: ReplyContext
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -199,7 +266,18 @@ def build_draft(ws: Workspace, req: ReplyRequest, ctx: ReplyContext) -> Draft:
             ).lstrip("\n")
         )
     to, cc = _addressees(ws, req, ctx)
-    attachments = tuple(_attachment(p) for p in req.attach)
+    stored_size = 0
+    for message, part in req.forward_parts:
+        with contextlib.suppress(AttachmentNotFound):
+            stored_size += attachment_of(ws.cache, message, part).size
+    if stored_size > ATTACHMENT_LIMIT:  # before any is decoded into memory
+        raise ReplyError(
+            f"attachments over {ATTACHMENT_LIMIT // 2**20} MiB: mail servers refuse that"
+        )
+    attachments = tuple(_attachment(p) for p in req.attach) + tuple(
+        _stored_attachment(ws, ctx.ticket, message, part)
+        for message, part in dict.fromkeys(req.forward_parts)
+    )
     if sum(len(a.data) for a in attachments) > ATTACHMENT_LIMIT:
         raise ReplyError(
             f"attachments over {ATTACHMENT_LIMIT // 2**20} MiB: mail servers refuse that"
@@ -271,6 +349,7 @@ def queue_new(
     attach: tuple[Path, ...] = (),
     status_after: str | None = None,
     now: datetime | None = None,
+    draft_id: str | None = None,
 ) -> Outgoing:
     """A new ticket that we open (`m`): it gets its number when it is sent and registered."""
     now = now or datetime.now(UTC)
@@ -302,7 +381,58 @@ def queue_new(
         status_after=status,
         base_seq=_cache_seq(ws),
         base_messages=(),
+        draft_id=draft_id,
         now=now,
+    )
+
+
+AUTOMATIC_AUTHOR = "rules"  # the author of automatic replies (storage.automation's actor)
+
+
+def queue_automatic(
+    ws: Workspace,
+    *,
+    ticket: int,
+    draft: Draft,
+    message_id: str,
+    out_id: str,
+    headers: Sequence[tuple[str, str]],
+    now: datetime | None = None,
+) -> Outgoing:
+    """Queue an automatic reply (acknowledgement, out-of-hours notice) for sending at once.
+    It needs no reply lock and is no agent's answer (see `MailOut`); a second call with the
+    same `out_id` raises `sqlalchemy.exc.IntegrityError`, so a retry never queues it twice."""
+    now = now or datetime.now(UTC)
+    ctx = reply_context(ws.cache, ticket)
+    account = sending_account(ws, ctx)
+    team = ws.settings.team.name
+    sender = Sender(agent_name=team, team_name=team, address=account.address, from_format="{team}")
+    try:
+        raw = build_message(
+            draft,
+            sender,
+            message_id=message_id,
+            date=now,
+            auto_submitted="auto-replied",
+            extra_headers=headers,
+        )
+        rcpt = recipients(draft)
+    except ComposeError as exc:
+        raise ReplyError(str(exc)) from None
+    return outgoing.queue(
+        ws.cache,
+        ticket=ticket,
+        kind="reply",
+        message_id=message_id,
+        raw=raw,
+        rcpt=rcpt,
+        author=AUTOMATIC_AUTHOR,
+        send_delay=0,
+        status_after=None,
+        base_seq=0,
+        base_messages=(),
+        now=now,
+        out_id=out_id,
     )
 
 
@@ -462,7 +592,8 @@ class MailOut:
     def _collision(self, out: Outgoing, report: SendReport) -> tuple[str, list[str]] | str | None:
         """None: go ahead; "": not now (retry later); else why the reply is held, and the
         messages the agent has not seen."""
-        if out.ticket is None:
+        # An automatic reply answers the mail that arrived, whoever works on the ticket.
+        if out.ticket is None or out.author == AUTOMATIC_AUTHOR:
             return None
         table = LockTable(self.ws.team)
         try:
@@ -510,7 +641,8 @@ class MailOut:
                 if number is not None:
                     outgoing.set_ticket(self.ws.cache, out.id, number)
                     out = replace(out, ticket=number)
-            if out.ticket is not None:
+            # An automatic reply is no agent's answer: no first response, no status change.
+            if out.ticket is not None and out.author != AUTOMATIC_AUTHOR:
                 self._record(out, report)
             self._file_in_sent(out, raw)
         except Exception as exc:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from helpdesk.storage.blobs import remove_orphans
 from helpdesk.storage.sync_lease import SyncLease
 from helpdesk.storage.workspace import Workspace
+from helpdesk.sync.auto_mail import queue_auto_mail
 from helpdesk.sync.credentials import get_password
 from helpdesk.sync.faults import describe_fault
 from helpdesk.sync.imap import FolderProgress, ImapFetcher
@@ -100,4 +101,12 @@ class SyncService:
         sends them)."""
         if not self.lease.try_take():
             return None
-        return self.mail_out.process()
+        errors: list[str] = []
+        try:
+            # Automatic replies the team decided on join this cache's queue first.
+            errors = queue_auto_mail(self.ws).errors
+        except Exception as exc:  # the team store is away: they wait there for the next run
+            errors = [f"automatic replies: {describe_fault(exc)}"]
+        report = self.mail_out.process()
+        report.errors[:0] = errors
+        return report

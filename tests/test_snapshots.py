@@ -53,6 +53,17 @@ def test_ticket_screen(snap_compare: Any, demo_ws: Workspace) -> None:
     )
 
 
+def test_ticket_screen_wide_with_side_panel(snap_compare: Any, demo_ws: Workspace) -> None:
+    """120x40: older messages folded, the newest open, the side panel with the customer's
+    other tickets and the history (a customer with three tickets, a mail with a PDF)."""
+    assert snap_compare(
+        make_app(demo_ws, clock=lambda: NOW),
+        press=["j"] * 11 + ["enter"],
+        terminal_size=(120, 40),
+        run_before=settled,
+    )
+
+
 def test_help_over_queue(snap_compare: Any, demo_ws: Workspace, tmp_path: Path) -> None:
     assert snap_compare(
         make_app(demo_ws, clock=lambda: NOW, user_themes=tmp_path / "themes"),
@@ -72,17 +83,24 @@ def test_help_over_queue_80x24(snap_compare: Any, demo_ws: Workspace, tmp_path: 
 
 
 def test_search_results(snap_compare: Any, demo_ws: Workspace, tmp_path: Path) -> None:
-    from helpdesk.tui.screens.search import SearchScreen
+    from helpdesk.tui.screens.search import SearchResults, SearchScreen
 
     async def searched(pilot: Pilot[Any]) -> None:
         await settled(pilot)
         await pilot.press("slash", *"objednavka")
         for _ in range(250):
             screen = pilot.app.screen
-            if isinstance(screen, SearchScreen) and screen.query_text and not screen.loading:
+            # The answer to the whole word, not to a prefix typed on the way.
+            done = isinstance(screen, SearchScreen) and not screen.loading
+            if done and screen.query_text == "objednavka":
                 break
             await pilot.pause(0.02)
         await pilot.press("down")  # the cursor on the second hit
+        results = pilot.app.screen.query_one(SearchResults)
+        for _ in range(250):
+            if results.highlighted == 1:
+                break
+            await pilot.pause(0.02)
         await pilot.pause()
 
     assert snap_compare(

@@ -27,6 +27,7 @@ from helpdesk.sync.service import SyncService
 from helpdesk.sync.team import ActionResult, TeamService
 from helpdesk.themes.builtin import BUILTIN_THEMES, DEFAULT_THEME
 from helpdesk.themes.user_themes import load_user_themes
+from helpdesk.tui.actions import TicketActions
 from helpdesk.tui.keymap import keymap_from_settings
 from helpdesk.tui.messages import (
     ActionDone,
@@ -57,11 +58,30 @@ PALETTE_TITLES = {
     "app.sync": "Sync now",
     "app.search": "Search tickets",
     "app.help": "Keys of this screen",
+    "app.undo": "Undo the last ticket change",
+    **{
+        f"{scope}.{name}": title
+        for scope in ("queue", "ticket")
+        for name, title in (
+            ("status", "Set status"),
+            ("priority", "Set priority"),
+            ("category", "Set category"),
+            ("tags", "Edit tags"),
+            ("assign", "Assign to…"),
+            ("close", "Close ticket"),
+            ("reopen", "Reopen ticket"),
+        )
+    },
     "queue.claim": "Claim ticket",
     "queue.release": "Release ticket",
     "ticket.claim": "Claim ticket",
     "ticket.release": "Release ticket",
     "ticket.note": "Add internal note",
+    "ticket.reply": "Reply",
+    "ticket.reply_all": "Reply to all",
+    "ticket.forward": "Forward",
+    "queue.new_mail": "New ticket: write to a customer",
+    "ticket.new_mail": "New ticket: write to a customer",
 }
 
 
@@ -95,6 +115,14 @@ class HelpdeskApp(App[int]):
             show=False,
             id="app.undo_send",
             tooltip="Take back the last queued reply while it waits to be sent",
+        ),
+        Binding(
+            "ctrl+z",
+            "undo_change",
+            "Undo",
+            show=False,
+            id="app.undo",
+            tooltip="Take back the last close, status, assign or field change (a few seconds)",
         ),
         Binding(
             "slash",
@@ -149,6 +177,7 @@ class HelpdeskApp(App[int]):
         self._last_progress_refresh = 0.0
         self._last_queued: str | None = None  # the reply `u` takes back
         self.outbox_state = ""  # "2 queued · 1 held" for the status line
+        self.actions = TicketActions(self)  # status, priority, ... keys and their undo
         # Conflicts from earlier sessions were shown then: only new ones are news.
         last = self.team.conflicts()
         self._seen_conflicts = last[-1].pos if last else 0
@@ -259,6 +288,10 @@ class HelpdeskApp(App[int]):
         self.push_screen(TicketScreen(detail))
         self.presence(number, here=True)
 
+    def new_mail(self) -> None:
+        """`m`: write to a customer first; the mail opens a ticket once it is sent."""
+        self.push_screen(ComposeScreen(None, "new"), lambda _out_id: self.outbox_changed())
+
     def ticket_closed(self, number: int) -> None:
         self.presence(number, here=False)
 
@@ -276,7 +309,7 @@ class HelpdeskApp(App[int]):
                     detail = self.ws.cache.ticket(screen.detail.summary.number)
                     if detail is not None:
                         screen.update_detail(detail)
-                elif isinstance(screen, ComposeScreen):
+                elif isinstance(screen, ComposeScreen) and screen.number is not None:
                     detail = self.ws.cache.ticket(screen.number)
                     if detail is not None:
                         screen.update_presence(detail.presence)
@@ -322,6 +355,9 @@ class HelpdeskApp(App[int]):
     def add_note(self, number: int, body: str) -> None:
         self._team_action(lambda: self.team.add_note(number, body))
 
+    def action_undo_change(self) -> None:
+        self.actions.undo()
+
     def _team_action(self, act: Callable[[], ActionResult], open_it: bool = False) -> None:
         # One team action at a time: pressing `n` twice must not claim two tickets.
         self._acting = True
@@ -361,7 +397,8 @@ class HelpdeskApp(App[int]):
 
     def _heartbeat(self) -> None:
         if isinstance(self.screen, ComposeScreen):
-            self.presence(self.screen.number, here=True, kind=PresenceKind.REPLYING)
+            if self.screen.number is not None:
+                self.presence(self.screen.number, here=True, kind=PresenceKind.REPLYING)
         elif isinstance(self.screen, TicketScreen):
             self.presence(self.screen.detail.summary.number, here=True)
 
@@ -537,8 +574,11 @@ class HelpdeskApp(App[int]):
             self.notify("Too late to undo: the reply is on its way", severity="warning")
             return
         self._last_queued = None
-        # Its draft was kept until sending: `r` on the ticket brings the text back.
-        self.notify(f"Reply to #{out.ticket} undone: its draft is kept (r reopens it)")
+        # Its draft was kept until sending: `r` on the ticket (`m` for new mail) brings it back.
+        if out.ticket is None:
+            self.notify("New mail undone: its draft is kept (m reopens it)")
+        else:
+            self.notify(f"Reply to #{out.ticket} undone: its draft is kept (r reopens it)")
         self._count_outbox()
         self.refresh_views()
         self._show_status()

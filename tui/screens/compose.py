@@ -1,4 +1,4 @@
-"""Writing a reply, a reply to all, or a forward.
+"""Writing a reply, a reply to all, a forward, or a new ticket of ours (`m`).
 
 The body starts with the configured quote of the customer's last mail and the signature;
 templates go in at the cursor with their variables filled, and a variable left without a value
@@ -6,6 +6,8 @@ stays visible (highlighted) and blocks sending. The draft is saved every few sec
 the agent leaves, so it survives a crash and reopens on the next `r`; a colleague's draft on
 the ticket is offered. `ctrl+s` queues the reply (`queue_reply`): the draft is kept until the
 reply is sent, so that undo and "edit" of a held reply bring the very same text back.
+A forward lists the ticket's own attachments to send along (the forwarded mail's ticked); a new
+ticket has a Subject line, no ticket number until it is sent, and is queued with `queue_new`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -26,22 +29,39 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Select, Static, TextArea
+from textual.widgets import Footer, Input, Label, Select, SelectionList, Static, TextArea
 from textual.widgets.text_area import Selection
 
 from helpdesk.core.compose import forward_subject, parse_address_list, quote, reply_subject
 from helpdesk.core.identity import subject_tag
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.team import PresenceKind
-from helpdesk.core.templates import VARIABLE, Template, unfilled
+from helpdesk.core.templates import (
+    VARIABLE,
+    Rendered,
+    Template,
+    combined_signature,
+    render,
+    unfilled,
+    variables_for,
+    with_signature,
+)
 from helpdesk.core.tickets import PresenceView
 from helpdesk.storage import drafts, outbox, outgoing
+from helpdesk.storage.attachments import StoredAttachment, list_attachments
 from helpdesk.storage.drafts import DraftAttachment, DraftRecord
 from helpdesk.storage.outgoing import Outgoing, OutState
 from helpdesk.storage.reply_context import ReplyContext, reply_context
 from helpdesk.storage.reply_text import fill, signed, templates
 from helpdesk.storage.workspace import Workspace
-from helpdesk.sync.mail_out import ReplyError, ReplyRequest, queue_reply
+from helpdesk.sync.mail_out import (
+    ReplyError,
+    ReplyRequest,
+    drafts_in_outbox,
+    forwarded_parts,
+    queue_new,
+    queue_reply,
+)
 from helpdesk.tui.screens.compose_dialogs import (
     AttachPrompt,
     LeaveChoice,
@@ -67,7 +87,13 @@ __all__ = [
 ]
 
 AUTOSAVE = 3.0  # seconds between saves of a draft that changed
-_TITLES = {"reply": "Reply", "reply_all": "Reply to all", "forward": "Forward"}
+_TITLES = {
+    "reply": "Reply",
+    "reply_all": "Reply to all",
+    "forward": "Forward",
+    "new": "New ticket",
+}
+NEW = "new"  # the kind of a mail that opens a ticket of ours
 _KEEP = "keep"  # the status choice "leave the status as it is"
 
 
@@ -82,12 +108,12 @@ def offset_location(text: str, offset: int) -> tuple[int, int]:
 
 
 def prefill_body(
-    ws: Workspace, ticket: int, ctx: ReplyContext | None, kind: str
+    ws: Workspace, ticket: int | None, ctx: ReplyContext | None, kind: str
 ) -> tuple[str, int]:
     """The body a new draft starts with, and where the cursor goes (a character offset):
     the answer's line, a blank line, the signature; the quote above or below by the config.
     A forward gets no quote: the forwarded message is added below when it is sent."""
-    sig = signed(ws, ticket, "")
+    sig = signed(ws, ticket, "") if ticket is not None else new_signature(ws)
     answer = "\n" + sig if sig else "\n"
     style = ws.settings.reply.quote
     parent = ctx.parent if ctx is not None else None
@@ -100,6 +126,34 @@ def prefill_body(
     if style == "top":
         return quoted + answer, len(quoted)
     return answer + quoted, 0
+
+
+def fill_new(ws: Workspace, text: str, *, to: str = "", subject: str = "") -> Rendered:
+    """`text` with the variables a new ticket has: the first addressee as the customer, the
+    subject typed so far. Its number comes when it is sent, so `{{ ticket.number }}` stays
+    visible (and blocks sending) rather than going out wrong."""
+    name, addr = parseaddr(to.split(",")[0]) if to.strip() else ("", "")
+    agent = ws.settings.agent
+    values = variables_for(
+        customer_name=name,
+        customer_email=addr,
+        ticket=0,
+        subject=subject,
+        agent_name=agent.name,
+        agent_email=agent.email,
+        team=ws.settings.team.name,
+        order_pattern=ws.settings.reply.order_pattern,
+        today=datetime.now(UTC).date(),
+    )
+    values.pop("ticket.number", None)
+    return render(text, values)
+
+
+def new_signature(ws: Workspace) -> str:
+    """The signature block a new ticket's body starts with."""
+    reply = ws.settings.reply
+    sig = combined_signature(reply.agent_signature, reply.team_signature)
+    return with_signature("", fill_new(ws, sig).text) if sig else ""
 
 
 def _display(name: str, addr: str) -> str:
@@ -191,9 +245,13 @@ def _draft_from_raw(ws: Workspace, out: Outgoing) -> DraftRecord:
     )
 
 
-def _open_draft(ws: Workspace, ticket: int, kind: str) -> DraftRecord | None:
-    """The agent's newest draft of this kind on the ticket that is not already queued."""
-    busy = {o.draft_id for o in outgoing.for_ticket(ws.cache, ticket) if o.draft_id}
+def _open_draft(ws: Workspace, ticket: int | None, kind: str) -> DraftRecord | None:
+    """The agent's newest draft of this kind on the ticket (None: of a new ticket) that is
+    not already queued."""
+    if ticket is None:  # a queued new ticket's row has its number once sent: ask by draft
+        busy = drafts_in_outbox(ws)
+    else:
+        busy = {o.draft_id for o in outgoing.for_ticket(ws.cache, ticket) if o.draft_id}
     for d in drafts.for_ticket(ws.cache, ticket, author=ws.agent):
         if d.kind == kind and d.id not in busy:
             return d
@@ -239,11 +297,26 @@ class _Attachment:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class NewMail:
+    """What `queue_new` takes: a mail that opens a ticket of ours."""
+
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    subject: str
+    body: str
+    attach: tuple[Path, ...]
+    status_after: str
+    draft_id: str
+
+
 # -- the screen -------------------------------------------------------------------------------
 
 
 class ComposeScreen(Screen[str | None]):
-    """Dismissed with the queued reply's outgoing id, or None when the agent left."""
+    """Dismissed with the queued reply's outgoing id, or None when the agent left.
+    `number` is None for a new ticket (kind "new")."""
 
     BINDINGS = [
         # Priority: the text area and the inputs use these keys for cursor moves.
@@ -290,7 +363,7 @@ class ComposeScreen(Screen[str | None]):
 
     def __init__(
         self,
-        number: int,
+        number: int | None,
         kind: str = "reply",
         *,
         draft: DraftRecord | None = None,
@@ -305,6 +378,9 @@ class ComposeScreen(Screen[str | None]):
         self.ctx: ReplyContext | None = None
         self.subject = ""
         self.attachments: list[_Attachment] = []
+        # A forward: the ticket's stored attachments, and those ticked to go along.
+        self.stored: list[StoredAttachment] = []
+        self._stored_on: set[tuple[int, str]] = set()
         self._dirty = False
         self._saved_once = False  # the draft is in the cache (reopened, or saved here)
         self._sending = False
@@ -323,9 +399,14 @@ class ComposeScreen(Screen[str | None]):
     # -- building ----------------------------------------------------------------------------
 
     def _start(self) -> None:
+        if self.number is None:
+            self._start_new()
+            return
         ws = self.ws
         settle_drafts(ws, self.number)
         self.ctx = ctx = reply_context(ws.cache, self.number)
+        if self.kind == "forward":
+            self.stored = list_attachments(ws.cache, self.number)
         tag = subject_tag(ws.settings.team.subject_tag, self.number)
         base_subject = ctx.parent.subject if ctx and ctx.parent else ctx.subject if ctx else ""
         subject_of = forward_subject if self.kind == "forward" else reply_subject
@@ -335,7 +416,13 @@ class ComposeScreen(Screen[str | None]):
             self.draft = found
             self._saved_once = True
             self._cursor = 0
+            self._stored_on = {
+                (a.message_pk, a.part)
+                for a in found.attachments
+                if a.message_pk is not None and a.part is not None
+            }
             return
+        self._stored_on = set(forwarded_parts(ws, self.number)) if self.stored else set()
         to, cc = default_addresses(ws, ctx, self.kind)
         body, self._cursor = prefill_body(ws, self.number, ctx, self.kind)
         self.draft = DraftRecord(
@@ -351,15 +438,38 @@ class ComposeScreen(Screen[str | None]):
             base_messages=ctx.message_ids if ctx else (),
         )
 
+    def _start_new(self) -> None:
+        ws = self.ws
+        found = self._given or _open_draft(ws, None, NEW)
+        if found is not None:
+            self.draft = found
+            self._saved_once = True
+            self.subject = found.subject
+            return
+        body, self._cursor = prefill_body(ws, None, None, NEW)
+        self.draft = DraftRecord(
+            id=str(uuid.uuid4()),
+            ticket=None,
+            kind=NEW,
+            author=ws.agent,
+            body=body,
+            base_seq=_team_seq(ws),
+        )
+
+    def _title(self) -> Text:
+        if self.number is None:
+            return Text(f"{_TITLES[NEW]} · write to a customer first", style="bold")
+        title = Text(f"{_TITLES.get(self.kind, self.kind)} · #{self.number} ", style="bold")
+        title.append(safe_text(self.subject).replace("\n", " "))
+        return title
+
     def compose(self) -> ComposeResult:
         self._start()
         d = self.draft
         self.attachments = [
             _Attachment(Path(a.path), _file_size(Path(a.path))) for a in d.attachments if a.path
         ]
-        title = Text(f"{_TITLES.get(self.kind, self.kind)} · #{self.number} ", style="bold")
-        title.append(safe_text(self.subject).replace("\n", " "))
-        yield Static(title, id="compose-title")
+        yield Static(self._title(), id="compose-title")
         presence = Static(self._presence_text([]), id="compose-presence")
         presence.display = False
         yield presence
@@ -374,6 +484,15 @@ class ComposeScreen(Screen[str | None]):
                     compact=True,
                     placeholder="name <address>, …",
                 )
+        if self.number is None:
+            with Horizontal(classes="compose-field"):
+                yield Label("Subject", classes="compose-label")
+                yield Input(
+                    value=safe_text(d.subject).replace("\n", " "),
+                    id="compose-subject",
+                    compact=True,
+                    placeholder="what the mail is about",
+                )
         with Horizontal(classes="compose-field"):
             yield Label("After", classes="compose-label")
             yield Select(
@@ -384,6 +503,15 @@ class ComposeScreen(Screen[str | None]):
                 id="compose-status",
             )
             yield Static(self._attachments_text(), id="compose-attachments")
+        if self.stored:
+            yield SelectionList[int](
+                *[
+                    (self._stored_label(a), i, (a.message, a.part) in self._stored_on)
+                    for i, a in enumerate(self.stored)
+                ],
+                id="compose-forward",
+                compact=True,
+            )
         problem = Static("", id="compose-problem")
         problem.display = False
         yield problem
@@ -403,6 +531,11 @@ class ComposeScreen(Screen[str | None]):
             options.insert(0, (configured, configured))
         return options
 
+    @staticmethod
+    def _stored_label(a: StoredAttachment) -> Text:
+        # A file name from mail: plain text, one line.
+        return Text(f"📎 {safe_text(a.filename).replace(chr(10), ' ')} ({_size(a.size)})")
+
     def _default_status(self) -> str:
         return self.ws.settings.reply.status_after or _KEEP
 
@@ -411,6 +544,10 @@ class ComposeScreen(Screen[str | None]):
         body.focus()
         body.move_cursor(offset_location(body.text, self._cursor))
         self.set_interval(AUTOSAVE, self._autosave)
+        if self.number is None:
+            if not self.query_one("#compose-to", Input).value:
+                self.query_one("#compose-to", Input).focus()
+            return  # no ticket yet: nobody to tell, no colleague's draft to offer
         self.hd.presence(self.number, here=True, kind=PresenceKind.REPLYING)
         detail = self.ws.cache.ticket(self.number)
         if detail is not None:
@@ -420,7 +557,8 @@ class ComposeScreen(Screen[str | None]):
 
     def on_unmount(self) -> None:
         # Back on the ticket below: viewing again, no longer replying.
-        self.hd.presence(self.number, here=True, kind=PresenceKind.VIEWING)
+        if self.number is not None:
+            self.hd.presence(self.number, here=True, kind=PresenceKind.VIEWING)
 
     # -- presence ----------------------------------------------------------------------------
 
@@ -442,16 +580,34 @@ class ComposeScreen(Screen[str | None]):
 
     def current(self) -> DraftRecord:
         """The draft as the widgets hold it now."""
+        subject = self.draft.subject
+        if self.number is None:
+            subject = self.query_one("#compose-subject", Input).value
+        stored = tuple(
+            DraftAttachment(a.filename, message_pk=a.message, part=a.part) for a in self.forwarded()
+        )
         return replace(
             self.draft,
             to=self.query_one("#compose-to", Input).value,
             cc=self.query_one("#compose-cc", Input).value,
             bcc=self.query_one("#compose-bcc", Input).value,
+            subject=subject,
             body=self.query_one(BodyArea).text,
             attachments=tuple(
                 DraftAttachment(a.path.name, path=str(a.path)) for a in self.attachments
-            ),
+            )
+            + stored,
         )
+
+    def forwarded(self) -> list[StoredAttachment]:
+        """The ticket's own attachments ticked to go along with a forward."""
+        if not self.stored:
+            return []
+        chosen = set(self.query_one("#compose-forward", SelectionList).selected)
+        return [a for i, a in enumerate(self.stored) if i in chosen]
+
+    def on_selection_list_selected_changed(self, _event: SelectionList.SelectedChanged) -> None:
+        self._dirty = True
 
     def on_input_changed(self, _event: Input.Changed) -> None:
         self._dirty = True
@@ -521,10 +677,24 @@ class ComposeScreen(Screen[str | None]):
         found, problems = templates(self.ws)
         self.app.push_screen(TemplatePicker(found, problems), self._insert_template)
 
+    def _fill(self, text: str) -> Rendered:
+        if self.number is not None:
+            return fill(self.ws, self.number, text)
+        return fill_new(
+            self.ws,
+            text,
+            to=self.query_one("#compose-to", Input).value,
+            subject=self.query_one("#compose-subject", Input).value,
+        )
+
     def _insert_template(self, template: Template | None) -> None:
         if template is None:
             return
-        rendered = fill(self.ws, self.number, template.body)
+        if self.number is None and template.subject:
+            subject = self.query_one("#compose-subject", Input)
+            if not subject.value.strip():
+                subject.value = self._fill(template.subject).text.replace("\n", " ")
+        rendered = self._fill(template.body)
         self.insert_text(rendered.text, rendered.spans)
         self.draft = replace(self.draft, template=template.name)
         if rendered.missing:
@@ -593,7 +763,7 @@ class ComposeScreen(Screen[str | None]):
 
     # -- sending and leaving -----------------------------------------------------------------
 
-    def _request(self) -> ReplyRequest | str:
+    def _request(self) -> ReplyRequest | NewMail | str:
         """The request to queue, or what is wrong with the reply as it stands."""
         d = self.current()
         problems: list[str] = []
@@ -611,6 +781,21 @@ class ComposeScreen(Screen[str | None]):
             names = ", ".join("{{ " + m + " }}" for m in missing)
             return f"not sent: no value for {names}: fill it in or remove it"
         status = str(self.query_one("#compose-status", Select).value)
+        if self.number is None:
+            if not d.subject.strip():
+                return "Subject: a new ticket needs a subject"
+            if unfilled(d.subject):
+                return "not sent: the subject still has a template variable"
+            return NewMail(
+                to=lists["To"],
+                cc=lists["Cc"],
+                bcc=lists["Bcc"],
+                subject=d.subject.strip(),
+                body=d.body,
+                attach=tuple(a.path for a in self.attachments),
+                status_after="" if status == _KEEP else status,
+                draft_id=d.id,
+            )
         return ReplyRequest(
             ticket=self.number,
             body=d.body,
@@ -623,6 +808,7 @@ class ComposeScreen(Screen[str | None]):
             base_messages=d.base_messages,
             base_seq=d.base_seq or None,
             draft_id=d.id,
+            forward_parts=tuple((a.message, a.part) for a in self.forwarded()),
         )
 
     def action_send(self) -> None:
@@ -637,12 +823,25 @@ class ComposeScreen(Screen[str | None]):
         self._queue(req, self.current())
 
     @work(thread=True, group="queue-reply", exit_on_error=False)
-    def _queue(self, req: ReplyRequest, record: DraftRecord) -> None:
+    def _queue(self, req: ReplyRequest | NewMail, record: DraftRecord) -> None:
         ws = self.ws
         try:
             # Kept until the reply is sent: undo and "edit" bring this text back.
             drafts.save(ws.cache, record, datetime.now(UTC))
-            out = queue_reply(ws, req)
+            if isinstance(req, NewMail):
+                out = queue_new(
+                    ws,
+                    to=req.to,
+                    cc=req.cc,
+                    bcc=req.bcc,
+                    subject=req.subject,
+                    body=req.body,
+                    attach=req.attach,
+                    status_after=req.status_after,
+                    draft_id=req.draft_id,
+                )
+            else:
+                out = queue_reply(ws, req)
         except ReplyError as exc:
             self.app.call_from_thread(self._refused, str(exc))
             return

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from helpdesk.core.ticket_query import QueryError, TicketQuery, parse_ticket_query
 from helpdesk.core.tickets import Queue
 from helpdesk.storage.ticket_filter import FilterContext
+from helpdesk.tui.actions import TicketActionKeys, ticket_action_bindings
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.status_bar import StatusBar
 from helpdesk.tui.widgets.ticket_table import TicketTable
@@ -114,8 +115,9 @@ class QueueSidebar(OptionList):
                 self.highlighted = i
 
 
-class QueueScreen(Screen[None]):
+class QueueScreen(TicketActionKeys, Screen[None]):
     BINDINGS = [
+        *ticket_action_bindings("queue", "of the selected ticket, or of all marked ones"),
         Binding(
             "enter", "open_ticket", "Open", id="queue.open", tooltip="Read the selected ticket"
         ),
@@ -162,6 +164,14 @@ class QueueScreen(Screen[None]):
             show=False,
             id="queue.release",
             tooltip="Give the selected ticket back",
+        ),
+        Binding(
+            "m",
+            "new_mail",
+            "New mail",
+            show=False,
+            id="queue.new_mail",
+            tooltip="Write to a customer first: a new ticket once sent",
         ),
         Binding("q", "app.quit", "Quit", id="app.quit", tooltip="Quit helpdesk"),
     ]
@@ -285,7 +295,22 @@ class QueueScreen(Screen[None]):
             label = f"{label} · {self.filter_text}"
         shown = len(table.tickets)
         more = f" (first {shown})" if shown < self.total else ""
-        self.query_one(StatusBar).where = f"{label}: {self.total} tickets{more}"
+        marked = f" · {len(table.marked)} marked" if table.marked else ""
+        self.query_one(StatusBar).where = f"{label}: {self.total} tickets{more}{marked}"
+
+    def on_ticket_table_marks_changed(self, _event: TicketTable.MarksChanged) -> None:
+        self._update_where()
+
+    def action_targets(self) -> list[int]:
+        """The marked tickets, or else the one under the cursor."""
+        table = self.query_one(TicketTable)
+        if table.marked:
+            return table.marked_numbers()
+        number = table.current_number()
+        return [] if number is None else [number]
+
+    def targets_done(self) -> None:
+        self.query_one(TicketTable).clear_marks()
 
     def on_data_table_row_highlighted(self, event: TicketTable.RowHighlighted) -> None:
         table = self.query_one(TicketTable)
@@ -312,6 +337,9 @@ class QueueScreen(Screen[None]):
         number = self.query_one(TicketTable).current_number()
         if number is not None:
             self.hd.open_ticket(number)
+
+    def action_new_mail(self) -> None:
+        self.hd.new_mail()
 
     def action_claim(self) -> None:
         number = self.query_one(TicketTable).current_number()

@@ -8,23 +8,33 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from helpdesk.core.tickets import ConversationMessage, TicketDetail
+from helpdesk.core.sanitize import safe_text
+from helpdesk.core.tickets import ConversationMessage, TicketDetail, TicketSummary
 from helpdesk.storage import outgoing
+from helpdesk.storage.attachments import list_attachments
+from helpdesk.storage.customer_tickets import other_tickets
 from helpdesk.storage.outgoing import Outgoing, OutState
+from helpdesk.tui.actions import TicketActionKeys, ticket_action_bindings
+from helpdesk.tui.screens.attachment_picker import AttachmentPicker
 from helpdesk.tui.screens.compose import ComposeScreen, discard_reply, take_back
 from helpdesk.tui.screens.note import NoteEditor
-from helpdesk.tui.widgets.message_view import MessageView
+from helpdesk.tui.widgets.message_view import MessageView, fold_older
 from helpdesk.tui.widgets.note_view import NoteView
 from helpdesk.tui.widgets.outgoing_view import OutgoingView, SentReplyView, reply_authors
 from helpdesk.tui.widgets.status_bar import StatusBar
+from helpdesk.tui.widgets.ticket_side import TicketSide, TicketSideOverlay
 
 if TYPE_CHECKING:
     from helpdesk.tui.app import HelpdeskApp
+
+
+WIDE = 120  # columns from which the side panel stands beside the conversation
 
 
 class Conversation(VerticalScroll):
@@ -40,7 +50,7 @@ class Conversation(VerticalScroll):
 def _header(detail: TicketDetail, me: str) -> tuple[Text, Text]:
     s = detail.summary
     title = Text(f"#{s.number} ", style="bold")
-    title.append(s.subject or "(no subject)")
+    title.append(safe_text(s.subject) or "(no subject)")
     who = f"{s.customer_name} <{s.customer_email}>" if s.customer_name else s.customer_email
     meta = Text(
         f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} message{'' if s.message_count == 1 else 's'}"
@@ -53,8 +63,9 @@ def _header(detail: TicketDetail, me: str) -> tuple[Text, Text]:
     return title, meta
 
 
-class TicketScreen(Screen[None]):
+class TicketScreen(TicketActionKeys, Screen[None]):
     BINDINGS = [
+        *ticket_action_bindings("ticket", "of this ticket"),
         Binding("q", "back", "Back", id="ticket.back", tooltip="Back to the queue"),
         Binding(
             "escape",
@@ -97,6 +108,45 @@ class TicketScreen(Screen[None]):
             id="ticket.forward",
             tooltip="Forward the customer's last mail to someone outside the team",
         ),
+        Binding(
+            "T",
+            "toggle_view('-show-quotes')",
+            "Quotes",
+            show=False,
+            id="ticket.quotes",
+            tooltip="Show or fold quoted text and signatures in every message",
+        ),
+        Binding(
+            "H",
+            "toggle_view('-show-headers')",
+            "Headers",
+            show=False,
+            id="ticket.headers",
+            tooltip="Show or hide the headers of every message",
+        ),
+        Binding(
+            "o",
+            "attachments",
+            "Files",
+            id="ticket.attachments",
+            tooltip="Open or save the ticket's attachments",
+        ),
+        Binding(
+            "i",
+            "side_panel",
+            "Info",
+            show=False,
+            id="ticket.side",
+            tooltip="The customer's other tickets and the ticket's history",
+        ),
+        Binding(
+            "m",
+            "new_mail",
+            "New mail",
+            show=False,
+            id="ticket.new_mail",
+            tooltip="Write to a customer first: a new ticket once sent",
+        ),
     ]
 
     def __init__(self, detail: TicketDetail) -> None:
@@ -116,8 +166,10 @@ class TicketScreen(Screen[None]):
         yield Static(title, id="ticket-title")
         yield Static(meta, id="ticket-meta")
         self.pending = self._pending()
-        with Conversation(id="conversation"):
-            yield from self._items(self.detail, self.pending)
+        with Horizontal(id="ticket-body"):
+            with Conversation(id="conversation"):
+                yield from self._items(self.detail, self.pending)
+            yield TicketSide(self.detail, self._others(), self.hd.clock, id="ticket-side")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -153,7 +205,9 @@ class TicketScreen(Screen[None]):
     def on_mount(self) -> None:
         conv = self.query_one(Conversation)
         conv.focus()
+        self.set_class(self.app.size.width >= WIDE, "-wide")
         views = list(self.query(MessageView))
+        fold_older(views, set())
         if views:
             # The newest message is what the agent came for: show it from its first line.
             self.call_after_refresh(conv.scroll_to_widget, views[-1], animate=False, top=True)
@@ -176,13 +230,21 @@ class TicketScreen(Screen[None]):
         title, meta = _header(detail, self.hd.ws.agent)
         self.query_one("#ticket-title", Static).update(title)
         self.query_one("#ticket-meta", Static).update(meta)
+        self.query_one(TicketSide).update(detail, self._others())
         if changed:
             conv = self.query_one(Conversation)
+            # Messages the agent has open stay open; a new newest one opens.
+            expanded = {v.message.id for v in conv.query(MessageView) if not v.folded}
             conv.remove_children()
-            conv.mount_all(self._items(detail, pending))
+            items = self._items(detail, pending)
+            fold_older([w for w in items if isinstance(w, MessageView)], expanded)
+            conv.mount_all(items)
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_targets(self) -> list[int]:
+        return [self.number]
 
     def action_claim(self) -> None:
         self.hd.claim(self.number)
@@ -199,6 +261,9 @@ class TicketScreen(Screen[None]):
 
     def action_compose(self, kind: str) -> None:
         self.app.push_screen(ComposeScreen(self.number, kind), self._composed)
+
+    def action_new_mail(self) -> None:
+        self.hd.new_mail()
 
     def _composed(self, _out_id: str | None) -> None:
         self.hd.outbox_changed()
@@ -220,3 +285,41 @@ class TicketScreen(Screen[None]):
         else:
             self.notify("Too late: the reply is on its way", severity="warning")
         self.hd.outbox_changed()
+
+    # -- reading aids: folding, headers, attachments, side panel ---------------------------
+
+    def _others(self) -> list[TicketSummary]:
+        s = self.detail.summary
+        return other_tickets(self.hd.ws.cache, s.customer_email, exclude=s.number)
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width >= WIDE, "-wide")
+
+    def action_toggle_view(self, css_class: str) -> None:
+        # A class of the screen, read by app.tcss: messages mounted later follow it too.
+        self.toggle_class(css_class)
+
+    def action_attachments(self) -> None:
+        cache = self.hd.ws.cache
+        found = list_attachments(cache, self.number)
+        if not found:
+            self.notify("This ticket has no attachments")
+            return
+        picker = AttachmentPicker(cache, self.number, self.detail.messages, attachments=found)
+        self.app.push_screen(picker)
+
+    def action_side_panel(self) -> None:
+        if self.has_class("-wide"):
+            self.toggle_class("-side-hidden")
+            return
+
+        def chosen(number: int | None) -> None:
+            if number is not None:
+                self.hd.open_ticket(number)
+
+        overlay = TicketSideOverlay(self.detail, self._others(), self.hd.clock)
+        self.app.push_screen(overlay, chosen)
+
+    def on_ticket_side_open_ticket(self, event: TicketSide.OpenTicket) -> None:
+        event.stop()
+        self.hd.open_ticket(event.number)

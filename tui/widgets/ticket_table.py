@@ -10,6 +10,7 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 
 from helpdesk.core.sla import SlaState, sla_state
@@ -79,7 +80,22 @@ class TicketTable(DataTable[Text]):
         Binding("k", "cursor_up", "Up", show=False, id="list.up", tooltip="Previous ticket"),
         Binding("g", "scroll_top", "First", show=False, id="list.first", tooltip="First ticket"),
         Binding("G", "scroll_bottom", "Last", show=False, id="list.last", tooltip="Last ticket"),
+        Binding(
+            "space",
+            "toggle_mark",
+            "Mark",
+            show=False,
+            id="list.mark",
+            tooltip="Mark or unmark the ticket for an action on all marked ones, and move on",
+        ),
     ]
+
+    class MarksChanged(Message):
+        """The set of marked tickets changed (the status line shows how many)."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "ticket-table--due-soon",
@@ -87,6 +103,7 @@ class TicketTable(DataTable[Text]):
         "ticket-table--unread",
         "ticket-table--muted",
         "ticket-table--presence",
+        "ticket-table--marked",
     }
     DEFAULT_CSS = """
     TicketTable > .ticket-table--due-soon { color: $warning; }
@@ -94,6 +111,7 @@ class TicketTable(DataTable[Text]):
     TicketTable > .ticket-table--unread { color: $accent; text-style: bold; }
     TicketTable > .ticket-table--muted { color: $text-muted; }
     TicketTable > .ticket-table--presence { text-style: reverse; }
+    TicketTable > .ticket-table--marked { color: $warning; text-style: bold; }
     """
 
     def __init__(
@@ -108,6 +126,7 @@ class TicketTable(DataTable[Text]):
         self.due_soon = due_soon
         self.tickets: list[TicketSummary] = []
         self.presence: dict[int, str] = {}
+        self.marked: set[int] = set()  # tickets the next action applies to
         self.columns_shown: list[Column] = []
 
     def on_mount(self) -> None:
@@ -141,6 +160,11 @@ class TicketTable(DataTable[Text]):
         self.tickets = list(tickets)
         if presence is not None:
             self.presence = dict(presence)
+        # A mark on a ticket no longer listed would act unseen: it goes.
+        kept = self.marked & {t.number for t in self.tickets}
+        if kept != self.marked:
+            self.marked = kept
+            self.post_message(self.MarksChanged(len(kept)))
         self._fill(self.tickets, keep_cursor=keep_cursor)
 
     def append(self, tickets: Sequence[TicketSummary]) -> None:
@@ -160,6 +184,34 @@ class TicketTable(DataTable[Text]):
                         self.update_cell(str(number), "unread", Text(""))
                 return
 
+    def marked_numbers(self) -> list[int]:
+        """The marked tickets in list order."""
+        return [t.number for t in self.tickets if t.number in self.marked]
+
+    def action_toggle_mark(self) -> None:
+        number = self.current_number()
+        if number is None:
+            return
+        self.marked ^= {number}
+        self._redraw_subject(number)
+        self.post_message(self.MarksChanged(len(self.marked)))
+        self.action_cursor_down()
+
+    def clear_marks(self) -> None:
+        if not self.marked:
+            return
+        was, self.marked = self.marked, set()
+        for number in was:
+            self._redraw_subject(number)
+        self.post_message(self.MarksChanged(0))
+
+    def _redraw_subject(self, number: int) -> None:
+        ticket = next((t for t in self.tickets if t.number == number), None)
+        if ticket is None or not any(c.key == "subject" for c in self.columns_shown):
+            return
+        style = _emphasis(ticket)
+        self.update_cell(str(number), "subject", self._subject(ticket, style, self._styles()))
+
     def _fill(self, tickets: Sequence[TicketSummary], *, keep_cursor: bool) -> None:
         current = self.current_number() if keep_cursor else None
         self.clear()
@@ -174,7 +226,7 @@ class TicketTable(DataTable[Text]):
                     break
 
     def _styles(self) -> dict[str, Style]:
-        names = ("due-soon", "breached", "unread", "muted", "presence")
+        names = ("due-soon", "breached", "unread", "muted", "presence", "marked")
         out = {}
         for n in names:
             s = self.get_component_rich_style(f"ticket-table--{n}")
@@ -186,7 +238,7 @@ class TicketTable(DataTable[Text]):
 
     def _cells(self, t: TicketSummary, now: datetime, styles: Mapping[str, Style]) -> list[Text]:
         # Every cell is a Text: subjects and names come from mail and must never be markup.
-        style = "bold" if t.waiting_on_us and t.status not in ("closed", "spam") else ""
+        style = _emphasis(t)
         cells: dict[str, Callable[[], Text]] = {
             "number": lambda: Text(str(t.number), style=style, justify="right"),
             "customer": lambda: Text(t.customer, style=style, no_wrap=True, overflow="ellipsis"),
@@ -207,6 +259,8 @@ class TicketTable(DataTable[Text]):
 
     def _subject(self, t: TicketSummary, style: str, styles: Mapping[str, Style]) -> Text:
         subject = Text(no_wrap=True, overflow="ellipsis")
+        if t.number in self.marked:
+            subject.append("✓ ", style=styles["marked"])
         if who := self.presence.get(t.number):
             subject.append(f"[{who}] ", style=styles["presence"])
         subject.append(t.subject or "(no subject)", style=style)
@@ -227,3 +281,7 @@ class TicketTable(DataTable[Text]):
         if not self.tickets or self.cursor_row < 0 or self.cursor_row >= len(self.tickets):
             return None
         return self.tickets[self.cursor_row].number
+
+
+def _emphasis(t: TicketSummary) -> str:
+    return "bold" if t.waiting_on_us and t.status not in ("closed", "spam") else ""

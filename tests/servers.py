@@ -573,7 +573,9 @@ class _Recorder:
             raw = envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        login = getattr(session, "login_data", None)
+        # The authenticator hands back the LoginPassword it checked (login_data is deprecated).
+        auth = getattr(session, "auth_data", None)
+        login = getattr(auth, "login", None)
         mail = ReceivedMail(
             mail_from=str(envelope.mail_from),
             rcpt_tos=list(envelope.rcpt_tos),

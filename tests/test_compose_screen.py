@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compose_setup import compose_workspace
 from mailbuild import message
 from servers import ImapAccount, SmtpServer
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from helpdesk.core.config import parse_config
 from helpdesk.core.team import PresenceKind
 from helpdesk.core.tickets import Queue
 from helpdesk.storage import drafts, outgoing
@@ -29,58 +29,35 @@ from helpdesk.storage.lock_table import LockTable
 from helpdesk.storage.outgoing import OutState
 from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.mail_out import ReplyRequest, queue_reply
-from helpdesk.sync.mailfiles import import_messages
-from helpdesk.sync.service import SyncService, make_ingestor
+from helpdesk.sync.service import SyncService
 from helpdesk.sync.team import TeamService
 from helpdesk.tui.app import HelpdeskApp, make_app
 from helpdesk.tui.screens.compose import BodyArea, ComposeScreen, offset_location
-from helpdesk.tui.screens.compose_dialogs import TakeOverOffer, edit_externally
+from helpdesk.tui.screens.compose_dialogs import edit_externally
+from helpdesk.tui.screens.picker import Confirm
 from helpdesk.tui.screens.template_picker import TemplatePicker
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.address_suggester import customer_matches
 from helpdesk.tui.widgets.outgoing_view import OutgoingView
 
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
-OURS = "support@helpdesk.example"
 PETR = "petr@helpdesk.example"
 EVIL_NAME = "[bold red]Evil[/] \x1b[31mred\x1b]52;c;aGVsbG8=\x07"
 EVIL_SUBJECT = "[link=http://x.example]click[/link] \x1b[2Jcleared"
 
-CONFIG = """
-[agent]
-name = "Jana Dvořáková"
-email = "jana@helpdesk.example"
-[team]
-name = "Support"
-store = "sqlite:///{root}/team.sqlite"
-addresses = ["{ours}"]
-[cache]
-path = "{root}/cache.sqlite"
-[accounts.support]
-address = "{ours}"
-[accounts.support.smtp]
-host = "127.0.0.1"
-port = 9
-tls = "none"
-[reply]
-send_delay = {delay}
-team_signature = "{{{{ team.name }}}} team"
+TEMPLATES = """
 [[templates]]
 name = "Order status"
 language = "en"
-body = "Hello {{{{ customer.first_name }}}}, your order {{{{ order.number }}}} is on its way."
+body = "Hello {{ customer.first_name }}, your order {{ order.number }} is on its way."
 [[templates]]
 name = "Thanks"
-body = "Thank you, {{{{ customer.first_name }}}}."
+body = "Thank you, {{ customer.first_name }}."
 """
 
 
 def make_ws(root: Path, raws: list[bytes], *, delay: int = 30) -> Workspace:
-    text = CONFIG.format(root=root, ours=OURS, delay=delay)
-    settings = parse_config(text, str(root / "helpdesk.toml"), default_agent=("x", "x@example.com"))
-    ws = open_workspace(settings)
-    import_messages(raws, make_ingestor(ws))
-    return ws
+    return compose_workspace(root, raws, templates=TEMPLATES, delay=delay)
 
 
 @pytest.fixture
@@ -408,9 +385,9 @@ async def test_colleagues_shared_draft_is_offered_and_taken_over(ws: Workspace) 
         app.open_ticket(number)
         await wait_for(pilot, lambda: isinstance(app.screen, TicketScreen), "the ticket screen")
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, TakeOverOffer), "the offer")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the offer")
         offer = app.screen
-        assert isinstance(offer, TakeOverOffer)
+        assert isinstance(offer, Confirm)
         assert offer.question.startswith(f"petr left a draft on #{number}")
         (screen,) = [s for s in app.screen_stack if isinstance(s, ComposeScreen)]
         await pilot.press("y")

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compose_setup import OURS, compose_workspace
 from servers import ImapAccount, SmtpServer
 from textual.pilot import Pilot
 from textual.widgets import Input, SelectionList
 
-from helpdesk.core.config import parse_config
 from helpdesk.core.tickets import Queue
 from helpdesk.storage import drafts, outgoing
 from helpdesk.storage.attachments import list_attachments
@@ -38,7 +38,6 @@ from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.ticket_table import TicketTable
 
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
-OURS = "support@helpdesk.example"
 CUSTOMER = "Eva Malá <eva@customer.example>"
 # Bytes that no text transform leaves alone: NUL, CR LF, high bytes, a line over 998 octets.
 PDF = b"%PDF-1.7\r\n\x00\x01\xff\xfe binary \r\n" + bytes(range(256)) * 8 + b"x" * 1200
@@ -46,29 +45,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(255, -1, -1)) * 4
 OLD_CSV = "id;name\r\n1;Čepice\r\n".encode()
 EVIL_NAME = "[bold]x[/bold]\x1b[31m.txt"
 
-CONFIG = """
-[agent]
-name = "Jana Dvořáková"
-email = "jana@helpdesk.example"
-[team]
-name = "Support"
-store = "sqlite:///{root}/team.sqlite"
-addresses = ["{ours}"]
-[cache]
-path = "{root}/cache.sqlite"
-[accounts.support]
-address = "{ours}"
-[accounts.support.smtp]
-host = "127.0.0.1"
-port = 9
-tls = "none"
-[reply]
-send_delay = 30
-team_signature = "{{{{ team.name }}}} team"
+TEMPLATES = """
 [[templates]]
 name = "Returns policy"
-subject = "Your return, {{{{ customer.first_name }}}}"
-body = "Dear {{{{ customer.first_name }}}}, here is how returns work."
+subject = "Your return, {{ customer.first_name }}"
+body = "Dear {{ customer.first_name }}, here is how returns work."
 """
 
 
@@ -120,10 +101,7 @@ def conversation() -> list[bytes]:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
-    text = CONFIG.format(root=tmp_path, ours=OURS)
-    settings = parse_config(text, str(tmp_path / "helpdesk.toml"), default_agent=("x", "x@y.z"))
-    w = open_workspace(settings)
-    import_messages(conversation(), make_ingestor(w))
+    w = compose_workspace(tmp_path, conversation(), templates=TEMPLATES)
     yield w
     w.close()
 

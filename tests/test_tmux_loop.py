@@ -74,17 +74,19 @@ def test_next_note_reply_with_template_next_in_tmux(
         opened = wait_for_sock(tm, session, "Ticket #")
         assert "Kde je bal" in opened
         keys("N")
-        wait_for_sock(tm, session, "note")
+        wait_for_sock(tm, session, "Internal note on")  # the editor, not the footer's "Note"
         keys("-l", "Called him, parcel is late")
+        wait_for_sock(tm, session, "parcel is late")  # all typed before the key that saves
         keys("C-d")
         wait_for_sock(tm, session, "Called him")
 
         keys("r")
-        wait_for_sock(tm, session, "Reply")
+        wait_for_sock(tm, session, "Bcc")  # the compose screen, not the footer's "Reply"
+        time.sleep(0.5)  # the body takes the focus once the screen is mounted
         keys("C-t")
         wait_for_sock(tm, session, "Thanks")
         keys("Enter")
-        wait_for_sock(tm, session, "Dear Jan")
+        wait_for_sock(tm, session, "parcel left today")
         keys("C-s")
         _wait(lambda: len(smtp_server.messages) == 1)
         sent = message_from_bytes(smtp_server.messages[0].data, policy=policy.default)

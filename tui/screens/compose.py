@@ -65,10 +65,10 @@ from helpdesk.sync.mail_out import (
 from helpdesk.tui.screens.compose_dialogs import (
     AttachPrompt,
     LeaveChoice,
-    TakeOverOffer,
     edit_externally,
     editor_command,
 )
+from helpdesk.tui.screens.picker import Confirm
 from helpdesk.tui.screens.template_picker import TemplatePicker
 from helpdesk.tui.widgets.address_suggester import CustomerSuggester
 
@@ -660,7 +660,7 @@ class ComposeScreen(Screen[str | None]):
             if yes:
                 self._take_over(theirs)
 
-        self.app.push_screen(TakeOverOffer(question), answer)
+        self.app.push_screen(Confirm(question, "y open it · n write your own"), answer)
 
     def _take_over(self, theirs: DraftRecord) -> None:
         """Continue the colleague's draft under its own id: one draft, now this agent's."""

@@ -21,7 +21,6 @@ __all__ = [
     "AttachPrompt",
     "LeaveChoice",
     "PathSuggester",
-    "TakeOverOffer",
     "edit_externally",
     "editor_command",
 ]
@@ -74,35 +73,6 @@ class LeaveChoice(ModalScreen[str | None]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice or None)
-
-
-class TakeOverOffer(ModalScreen[bool]):
-    """A colleague left a draft on this ticket: open it here?"""
-
-    DEFAULT_CSS = _DIALOG_CSS.format(name="TakeOverOffer")
-    BINDINGS = [
-        Binding("y", "answer(True)", "Open it", id="takeover.yes", tooltip="Continue their draft"),
-        Binding(
-            "n,escape",
-            "answer(False)",
-            "No",
-            id="takeover.no",
-            tooltip="Write a reply of your own",
-        ),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            # The colleague's name comes from the team store: plain text.
-            yield Static(Text(self.question), classes="question")
-            yield Static(Text("y open it · n write your own"), classes="keys")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class PathSuggester(Suggester):

@@ -229,7 +229,8 @@ def _prompt(choice: Choice) -> Text:
 
 
 class Confirm(ModalScreen[bool]):
-    """One question, y or n: asked before an action touches many tickets at once."""
+    """One question, y or n: before an action touches many tickets at once, or before taking
+    over a colleague's draft."""
 
     DEFAULT_CSS = """
     Confirm { align: center middle; }
@@ -249,14 +250,16 @@ class Confirm(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="Change nothing"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, keys: str = "y yes · n no") -> None:
         super().__init__()
         self.question = question
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         with Vertical():
+            # The question may name a colleague or a ticket: plain text, never markup.
             yield Static(Text(self.question), classes="question")
-            yield Static(Text("y yes · n no"), classes="keys")
+            yield Static(Text(self.keys), classes="keys")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -60,6 +60,11 @@ _auto = AutoMail.__table__
 
 # The body as registrations carry it: enough for rules, never a whole big mail in memory twice.
 BODY_EXCERPT = min(MAX_BODY_CHARS, 20_000)
+
+
+# Mail the server got longer ago than this is not new to its sender: acknowledging it now,
+# on the first sync of an old mailbox, would write to everyone who ever wrote.
+AUTO_REPLY_MAX_AGE = timedelta(days=1)
 
 
 class AutoReason:
@@ -285,6 +290,8 @@ class Automation:
         number: int,
         now: datetime,
     ) -> None:
+        if reg.received_at is not None and now - reg.received_at > AUTO_REPLY_MAX_AGE:
+            return  # old mail met for the first time (a first sync, a folder added): no reply
         sender = reg.from_addr.email.casefold() if reg.from_addr else ""
         limits = self.settings.limits
         since = now - limits.window

@@ -164,6 +164,7 @@ class Registration:
     auto: AutoKind = AutoKind.NONE
     headers: Mapping[str, Sequence[str]] | None = None
     auto_sent: bool = False  # our own automatic reply: no answer, so it moves no clock
+    received_at: datetime | None = None  # when the server got it (INTERNALDATE), if known
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from helpdesk.core.loop_guard import auto_reply_headers
 from helpdesk.core.templates import VARIABLE, combined_signature, render, variables_for
 from helpdesk.core.templates import with_signature as add_signature
 from helpdesk.storage import outgoing
-from helpdesk.storage.reply_text import find_template
+from helpdesk.storage.reply_text import find_template, templates
 from helpdesk.storage.team_models import AutoMail
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.faults import describe_fault
@@ -59,15 +59,19 @@ def holder_of(ws: Workspace) -> str:
 
 def claim_pending(ws: Workspace, holder: str, *, limit: int = _BATCH) -> list[Any]:
     """Take pending rows for `holder`, and again those it claimed but never marked (a crash
-    after the claim): the outgoing id then says whether the message was queued."""
+    after the claim): the outgoing id then says whether the message was queued. Only rows
+    whose template this machine has: another one (the service, say) sends the others."""
     team = ws.team
     now = datetime.now(UTC)
+    known = [t.name for t in templates(ws)[0]]
+    if not known or not any(a.smtp is not None for a in ws.settings.accounts.values()):
+        return []
     with team.write() as conn:
         wanted = (
             select(_auto.c.id)
             .where(
                 or_(
-                    _auto.c.state == AutoState.PENDING,
+                    and_(_auto.c.state == AutoState.PENDING, _auto.c.template.in_(known)),
                     and_(_auto.c.state == AutoState.CLAIMED, _auto.c.claimed_by == holder),
                 )
             )
@@ -179,11 +183,15 @@ def queue_auto_mail(ws: Workspace, *, holder: str | None = None) -> AutoMailRepo
                         out_id=out_id,
                         headers=headers,
                     )
-        except Exception as error:  # a missing template, an address that cannot be used
-            why = describe_fault(error) if not isinstance(error, ReplyError) else str(error)
-            _mark(ws, row.id, AutoState.FAILED, message_id=None, detail=why)
+        except ReplyError as error:  # the reply itself cannot be made (a bad address, say)
+            _mark(ws, row.id, AutoState.FAILED, message_id=None, detail=str(error))
             report.failed.append(row.id)
-            report.errors.append(f"automatic reply to ticket #{row.ticket}: {why}")
+            report.errors.append(f"automatic reply to ticket #{row.ticket}: {error}")
+            continue
+        except Exception as error:  # a fault here: the row stays claimed, tried again next run
+            report.errors.append(
+                f"automatic reply to ticket #{row.ticket}: {describe_fault(error)}"
+            )
             continue
         _mark(ws, row.id, AutoState.QUEUED, message_id=message_id, detail="")
         report.queued.append(row.id)

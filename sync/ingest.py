@@ -267,6 +267,7 @@ class Ingestor:
             headers=raw_headers(inc.raw) if with_headers and inc.error is None else None,
             # Our acknowledgement coming back from Sent (or from our own sender) is no answer.
             auto_sent=ours and msg.auto is AutoKind.AUTO_REPLY,
+            received_at=inc.received_at or now,
         )
 
 

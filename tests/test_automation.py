@@ -424,3 +424,43 @@ def test_postgres_agent_role_routes_what_it_registers_but_cannot_sign_as_rules(
 
 def datetime_in_hours() -> datetime:
     return datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def test_old_mail_met_on_a_first_sync_gets_no_automatic_reply(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    ws = _open(_config(tmp_path, imap_account, smtp_server, ACK))
+    long_ago = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)  # when the server got it
+    imap_account.append(
+        "INBOX", _mail("Old <old@customer.example>", "Question from 2024"), msg_time=long_ago
+    )
+    imap_account.append("INBOX", _mail("New <new@customer.example>", "Question from today"))
+    _round(ws)
+    _ticket_of(ws, "Question from 2024")  # a ticket all the same
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["new@customer.example"]]
+
+
+def test_a_machine_without_the_template_leaves_the_reply_to_one_that_has_it(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    store = f"sqlite:///{tmp_path / 'team.sqlite'}"
+    service = _open(_config(tmp_path / "service", imap_account, smtp_server, ACK, store=store))
+    # An agent's machine whose config has neither the template nor [automation].
+    agent = _open(
+        imap_account.write_config(tmp_path / "agent", tls=False, smtp=smtp_server, store=store)
+    )
+    imap_account.append("INBOX", _mail("Jan <jan@customer.example>", "Kde je zásilka?"))
+    syncing = SyncService(service)
+    try:
+        assert syncing.sync_once().ok  # registered: the acknowledgement waits in the team store
+    finally:
+        syncing.close()
+    agents = SyncService(agent)
+    try:
+        report = agents.send_mail()  # claims nothing it cannot write
+    finally:
+        agents.close()
+    assert report is not None and not report.failed and smtp_server.messages == []
+    _round(service)
+    (mail,) = smtp_server.messages
+    assert mail.rcpt_tos == ["jan@customer.example"]

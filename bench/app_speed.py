@@ -312,7 +312,9 @@ async def session(directory: Path) -> dict[str, Any]:
             )
 
         def back_with(before: list[Any]) -> Callable[[], bool]:
-            return lambda: app.screen is queue and table.tickets is not before
+            # Back is done when the queue shows and is current: it reads the cache again only
+            # when something changed while the ticket covered it (then the list is new).
+            return lambda: app.screen is queue and not queue.stale and bool(table.tickets)
 
         def below(row: int) -> Callable[[], bool]:
             return lambda: table.cursor_row > row

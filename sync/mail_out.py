@@ -312,15 +312,9 @@ def queue_reply(ws: Workspace, req: ReplyRequest, *, now: datetime | None = None
         raise ReplyError(f"ticket #{req.ticket} is not in the cache (run helpdesk sync)")
     account = sending_account(ws, ctx)
     reply = ws.settings.reply
-    try:
-        draft = build_draft(ws, req, ctx)
-        sender = _sender(ws, account)
-        domain = account.address.rpartition("@")[2] or "helpdesk.invalid"
-        message_id = make_message_id(team_secret(ws), req.ticket, domain)
-        raw = build_message(draft, sender, message_id=message_id, date=now)
-        rcpt = recipients(draft)
-    except ComposeError as exc:
-        raise ReplyError(str(exc)) from None
+    draft = build_draft(ws, req, ctx)
+    message_id = _new_message_id(ws, account, req.ticket)
+    raw, rcpt = _mail(draft, _sender(ws, account), message_id=message_id, date=now)
     return outgoing.queue(
         ws.cache,
         ticket=req.ticket,
@@ -362,13 +356,8 @@ def queue_new(
     draft = Draft(
         ticket=0, to=to, cc=cc, bcc=bcc, subject=subject, body=body, attachments=attachments
     )
-    try:
-        domain = account.address.rpartition("@")[2] or "helpdesk.invalid"
-        message_id = make_message_id(team_secret(ws), 0, domain)
-        raw = build_message(draft, _sender(ws, account), message_id=message_id, date=now)
-        rcpt = recipients(draft)
-    except ComposeError as exc:
-        raise ReplyError(str(exc)) from None
+    message_id = _new_message_id(ws, account, 0)
+    raw, rcpt = _mail(draft, _sender(ws, account), message_id=message_id, date=now)
     return outgoing.queue(
         ws.cache,
         ticket=None,
@@ -407,18 +396,14 @@ def queue_automatic(
     account = sending_account(ws, ctx)
     team = ws.settings.team.name
     sender = Sender(agent_name=team, team_name=team, address=account.address, from_format="{team}")
-    try:
-        raw = build_message(
-            draft,
-            sender,
-            message_id=message_id,
-            date=now,
-            auto_submitted="auto-replied",
-            extra_headers=headers,
-        )
-        rcpt = recipients(draft)
-    except ComposeError as exc:
-        raise ReplyError(str(exc)) from None
+    raw, rcpt = _mail(
+        draft,
+        sender,
+        message_id=message_id,
+        date=now,
+        auto_submitted="auto-replied",
+        extra_headers=headers,
+    )
     return outgoing.queue(
         ws.cache,
         ticket=ticket,
@@ -434,6 +419,37 @@ def queue_automatic(
         now=now,
         out_id=out_id,
     )
+
+
+def _new_message_id(ws: Workspace, account: AccountSettings, ticket: int) -> str:
+    """Signed with the team's key; ticket 0 for a new ticket whose number comes later."""
+    domain = account.address.rpartition("@")[2] or "helpdesk.invalid"
+    return make_message_id(team_secret(ws), ticket, domain)
+
+
+def _mail(
+    draft: Draft,
+    sender: Sender,
+    *,
+    message_id: str,
+    date: datetime,
+    auto_submitted: str | None = None,
+    extra_headers: Sequence[tuple[str, str]] = (),
+) -> tuple[bytes, list[str]]:
+    """The message's bytes and its envelope recipients; a draft that cannot become mail
+    (a bad address, no recipient) is the agent's to mend."""
+    try:
+        raw = build_message(
+            draft,
+            sender,
+            message_id=message_id,
+            date=date,
+            auto_submitted=auto_submitted,
+            extra_headers=extra_headers,
+        )
+        return raw, recipients(draft)
+    except ComposeError as exc:
+        raise ReplyError(str(exc)) from None
 
 
 def _check_filled(text: str) -> None:

@@ -152,6 +152,8 @@ class TicketScreen(TicketActionKeys, Screen[None]):
     def __init__(self, detail: TicketDetail) -> None:
         super().__init__()
         self.detail = detail
+        # Filled when composed; news may come before that (a worker's refresh).
+        self.pending: list[Outgoing] = []
 
     @property
     def hd(self) -> HelpdeskApp:

@@ -60,7 +60,7 @@ FIELDS: dict[str, str] = {
     "sort": "activity, number, priority, sla or customer (- reverses)",
 }
 _ALIASES = {"department": "dept", "assigned": "assignee", "prio": "priority", "tags": "tag"}
-IS_VALUES = ("unread", "breached", "due", "open", "waiting", "closed")
+IS_VALUES = ("unread", "breached", "due", "open", "waiting", "closed", "snoozed")
 PRIORITY_NAMES = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 _MAX_TERMS = 32  # a pasted paragraph must not become a statement of a thousand clauses
 

@@ -15,8 +15,7 @@ class Queue(StrEnum):
     ALL = "all"
     WAITING = "waiting"  # waiting on the customer (statuses of kind waiting)
     SPAM = "spam"
-    # Snoozed comes with the workflow issue: a member here, its condition in
-    # storage.ticket_filter.queue_condition, and a place in tui.screens.queue.QUEUES.
+    SNOOZED = "snoozed"  # out of the other queues until a time, or until the customer writes
 
 
 class Status(StrEnum):
@@ -48,6 +47,8 @@ class TicketSummary:
     sla_due: datetime | None = None
     lock_holder: str | None = None
     unread: bool = False  # customer mail newer than the agent last opened the ticket
+    snoozed_until: datetime | None = None
+    merged_into: int | None = None
 
     @property
     def customer(self) -> str:

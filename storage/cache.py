@@ -60,6 +60,8 @@ from helpdesk.storage.cache_models import (
     SCHEMA_2_INDEXES,
     SCHEMA_2_NEW_TABLES,
     SCHEMA_4_NEW_TABLES,
+    SCHEMA_5_COLUMNS,
+    SCHEMA_5_INDEXES,
     Attachment,
     CachedEvent,
     CachedMessage,
@@ -150,7 +152,15 @@ def _schema_4(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_schema_2, _schema_3, _schema_4]
+def _schema_5(conn: Connection) -> None:
+    """Workflow: snoozed and merged tickets (the queue indexes cover the snooze)."""
+    for table, column in SCHEMA_5_COLUMNS:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+    for ddl in SCHEMA_5_INDEXES:
+        conn.execute(text(ddl))
+
+
+MIGRATIONS: list[Migration] = [_schema_2, _schema_3, _schema_4, _schema_5]
 
 _FTS_SOURCE = (
     message_t.c.id,
@@ -525,6 +535,8 @@ class Cache:
                 "waiting_since": s.waiting_since,
                 "sla_due": s.sla_due,
                 "lock_holder": s.lock_holder,
+                "snoozed_until": s.snoozed_until,
+                "merged_into": s.merged_into,
             }
             for s in states
         ]
@@ -872,6 +884,8 @@ def _summary(r: Any, *, unread: bool = False) -> TicketSummary:
         department=r.department,
         sla_due=as_utc(r.sla_due),
         lock_holder=r.lock_holder,
+        snoozed_until=as_utc(r.snoozed_until),
+        merged_into=r.merged_into,
         unread=unread,
     )
 

@@ -36,8 +36,10 @@ class CachedTicket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_activity", "last_activity"),
         # Added in schema 2: the queue counts read these instead of the whole table.
-        Index("ix_ticket_status_assignee", "status", "assignee"),
-        Index("ix_ticket_assignee_status", "assignee", "status"),
+        # Schema 5 added snoozed_until, so that the queues that leave snoozed tickets out
+        # are still counted from the index alone.
+        Index("ix_ticket_status_assignee", "status", "assignee", "snoozed_until"),
+        Index("ix_ticket_assignee_status", "assignee", "status", "snoozed_until"),
     )
 
     number: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -58,6 +60,9 @@ class CachedTicket(SQLModel, table=True):
     waiting_since: datetime | None = None
     sla_due: datetime | None = None
     lock_holder: str | None = None
+    # Added in schema 5 (workflow).
+    snoozed_until: datetime | None = None
+    merged_into: int | None = None
 
 
 class CachedMessage(SQLModel, table=True):
@@ -322,3 +327,15 @@ MESSAGE_FTS_DDL = (
 
 # Schema 4: replying (the outgoing mail queue and drafts).
 SCHEMA_4_NEW_TABLES = ("outgoing", "draft")
+
+# Schema 5: snooze and merge.
+SCHEMA_5_COLUMNS = (
+    ("ticket", "snoozed_until DATETIME"),
+    ("ticket", "merged_into INTEGER"),
+)
+SCHEMA_5_INDEXES = (
+    "DROP INDEX IF EXISTS ix_ticket_status_assignee",
+    "DROP INDEX IF EXISTS ix_ticket_assignee_status",
+    "CREATE INDEX ix_ticket_status_assignee ON ticket (status, assignee, snoozed_until)",
+    "CREATE INDEX ix_ticket_assignee_status ON ticket (assignee, status, snoozed_until)",
+)

@@ -48,6 +48,10 @@ class TeamTicket(SQLModel, table=True):
     sla_due: datetime | None = None  # set by the SLA clock; handle-next serves it first
     lock_holder: str | None = None  # the reply lock: who may send now
     lock_expires: datetime | None = None
+    # Schema 6: out of the queues until then (or until the customer writes).
+    snoozed_until: datetime | None = None
+    # Schema 6: merged into that ticket; its mail, notes and later mail live there now.
+    merged_into: int | None = None
 
 
 class MessageIndex(SQLModel, table=True):
@@ -196,6 +200,17 @@ class AutoMail(SQLModel, table=True):
     detail: str = ""
 
 
+class SpamSender(SQLModel, table=True):
+    """Schema 6: senders an agent marked as spam; their next mail goes straight to spam."""
+
+    __tablename__ = "spam_sender"
+
+    address: str = Field(primary_key=True)  # lower-cased
+    marked_by: str
+    ticket: int | None = None  # the ticket it was marked on
+    marked_at: datetime
+
+
 TEAM_TABLES = [
     SQLModel.metadata.tables[name]
     for name in (
@@ -210,6 +225,7 @@ TEAM_TABLES = [
         "team_skip",
         "team_draft",
         "auto_mail",
+        "spam_sender",
     )
 ]
 SCHEMA_2_NEW_TABLES = (
@@ -230,3 +246,4 @@ SCHEMA_2_TICKET_COLUMNS = (
     "lock_holder VARCHAR",
     "lock_expires TIMESTAMP",
 )
+SCHEMA_6_TICKET_COLUMNS = ("snoozed_until TIMESTAMP", "merged_into INTEGER")

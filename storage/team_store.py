@@ -53,6 +53,7 @@ from helpdesk.storage.sla_clock import SlaClock
 from helpdesk.storage.team_models import (
     SCHEMA_2_NEW_TABLES,
     SCHEMA_2_TICKET_COLUMNS,
+    SCHEMA_6_TICKET_COLUMNS,
     TEAM_TABLES,
     MessageIndex,
     ReferenceIndex,
@@ -132,7 +133,14 @@ def _schema_5(conn: Connection) -> None:
     SQLModel.metadata.tables["auto_mail"].create(conn)
 
 
-MIGRATIONS: list[Migration] = [_schema_2, _schema_3, _schema_4, _schema_5]
+def _schema_6(conn: Connection) -> None:
+    """Snooze, merge and remembered spam senders (workflow)."""
+    for column in SCHEMA_6_TICKET_COLUMNS:
+        conn.execute(text(f"ALTER TABLE team_ticket ADD COLUMN {_column_ddl(conn, column)}"))
+    SQLModel.metadata.tables["spam_sender"].create(conn)
+
+
+MIGRATIONS: list[Migration] = [_schema_2, _schema_3, _schema_4, _schema_5, _schema_6]
 
 CHANGES_CHANNEL = "helpdesk_team"
 _WRITE_LOCK = 0x6864_7772  # the advisory lock key of team writes ("hdwr")
@@ -189,6 +197,8 @@ class TicketState:
     sla_due: datetime | None = None
     lock_holder: str | None = None
     lock_expires: datetime | None = None
+    snoozed_until: datetime | None = None
+    merged_into: int | None = None
 
 
 class TeamStore:
@@ -653,6 +663,8 @@ def ticket_state(r: Any) -> TicketState:
         sla_due=as_utc(r.sla_due),
         lock_holder=r.lock_holder,
         lock_expires=as_utc(r.lock_expires),
+        snoozed_until=as_utc(r.snoozed_until),
+        merged_into=r.merged_into,
     )
 
 

@@ -95,16 +95,30 @@ def _not_closed(ctx: FilterContext) -> ColumnElement[bool]:
     return ticket_t.c.status.in_([s for s in ctx.present if s not in closed])
 
 
+def snoozed(ctx: FilterContext) -> ColumnElement[bool]:
+    """Snoozed now. Two-valued; the snooze ends by itself when its time comes, in every
+    cache at once, whether or not the service has recorded the wake-up yet."""
+    until = ticket_t.c.snoozed_until
+    return and_(until.is_not(None), until > ctx.utc_now)
+
+
+def _awake(ctx: FilterContext) -> ColumnElement[bool]:
+    until = ticket_t.c.snoozed_until
+    return or_(until.is_(None), until <= ctx.utc_now)
+
+
 def queue_condition(queue: Queue, ctx: FilterContext) -> ColumnElement[bool]:
     match queue:
         case Queue.MINE:
-            return and_(ticket_t.c.assignee == ctx.agent, _not_closed(ctx))
+            return and_(ticket_t.c.assignee == ctx.agent, _not_closed(ctx), _awake(ctx))
         case Queue.UNASSIGNED:
-            return and_(ticket_t.c.assignee.is_(None), _not_closed(ctx))
+            return and_(ticket_t.c.assignee.is_(None), _not_closed(ctx), _awake(ctx))
         case Queue.OPEN:
-            return _not_closed(ctx)
+            return and_(_not_closed(ctx), _awake(ctx))
         case Queue.WAITING:
-            return ticket_t.c.status.in_(ctx.names(StatusKind.WAITING))
+            return and_(ticket_t.c.status.in_(ctx.names(StatusKind.WAITING)), _awake(ctx))
+        case Queue.SNOOZED:
+            return and_(_not_closed(ctx), snoozed(ctx))
         case Queue.CLOSED:
             return _closed(ctx)
         case Queue.SPAM:
@@ -209,6 +223,8 @@ def _is_condition(value: str, ctx: FilterContext) -> ColumnElement[bool]:
             return t.status.in_(ctx.names(StatusKind.WAITING))
         case "closed":
             return _closed(ctx)
+        case "snoozed":
+            return snoozed(ctx)
     raise ValueError(f"no condition for is:{value}")
 
 

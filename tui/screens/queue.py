@@ -42,7 +42,6 @@ class QueueDef:
 
 
 # The number keys keep the places agents learnt first (1 Open ... 5 All); the rest follow.
-# Snoozed comes with the workflow issue: insert it after Waiting, hidden while its count is 0.
 QUEUES = (
     QueueDef("open", "Open", Queue.OPEN),
     QueueDef("unassigned", "Unassigned", Queue.UNASSIGNED),
@@ -50,9 +49,11 @@ QUEUES = (
     QueueDef("closed", "Closed", Queue.CLOSED),
     QueueDef("all", "All", Queue.ALL),
     QueueDef("waiting", "Waiting", Queue.WAITING),
+    QueueDef("snoozed", "Snoozed", Queue.SNOOZED),
     QueueDef("spam", "Spam", Queue.SPAM),
 )
-_HIDDEN_WHEN_EMPTY: frozenset[str] = frozenset()  # keys of queues shown only with tickets in them
+# Keys of queues shown only with tickets in them.
+_HIDDEN_WHEN_EMPTY: frozenset[str] = frozenset({"snoozed"})
 FILTER_HINT = 'filter: status:open assignee:me tag:x from:@example.com is:unread "text" -word'
 
 

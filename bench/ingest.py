@@ -167,9 +167,8 @@ class Phases:
         self._undo.append(lambda: setattr(owner, name, original))
 
     def install(self) -> None:
-        # sync.ingest imported parse_message and dedupe_key by name: wrap them there.
+        # sync.ingest imported parse_message by name (it computes the dedupe key): wrap it there.
         self.wrap(ingest_module, "parse_message", "parse (core.mailparse)")
-        self.wrap(ingest_module, "dedupe_key", "dedupe key (core.identity)")
         self.wrap(Cache, "existing_messages", "cache: existing_messages")
         self.wrap(Ingestor, "_registration", "ingest: _registration (participants)")
         self.wrap(TeamStore, "register", "team store: register")
@@ -181,7 +180,7 @@ class Phases:
         self.wrap(Cache, "add_locations", "cache: add_locations")
         self.wrap(Cache, "refresh_tickets", "cache: refresh_tickets")
         self.wrap(TeamStore, "ticket_states", "team store: ticket_states")
-        self.wrap(Cache, "set_ticket_state", "cache: set_ticket_state")
+        self.wrap(Cache, "set_ticket_states", "cache: set_ticket_states")
         self.wrap(Ingestor, "ingest", "TOTAL Ingestor.ingest")
 
     def uninstall(self) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -29,9 +29,11 @@ from helpdesk.storage.db import SchemaError
 from helpdesk.storage.locations import data_dir, load_settings
 from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.sync.credentials import CredentialError
-from helpdesk.sync.idle import IdleWatcher
-from helpdesk.sync.mailfiles import NotAMailbox, import_path
-from helpdesk.sync.service import SyncService, make_ingestor
+from helpdesk.sync.mailfiles import NotAMailbox
+
+if TYPE_CHECKING:  # the sync code is imported by the commands that sync, not at start
+    from helpdesk.sync.idle import IdleWatcher
+    from helpdesk.sync.service import SyncService
 
 DEFAULT_DUE_SOON = TicketSettings().due_soon
 
@@ -57,12 +59,18 @@ def run_app(args: argparse.Namespace) -> int:
 def _open_app(ws: Workspace) -> int:
     from helpdesk.tui.app import make_app
 
-    service = SyncService(ws, holder="helpdesk app")
-    app = make_app(ws, sync=service if service.has_accounts else None)
+    def service() -> SyncService:
+        from helpdesk.sync.service import SyncService
+
+        return SyncService(ws, holder="helpdesk app")
+
+    mail = any(a.imap is not None for a in ws.settings.accounts.values())
+    app = make_app(ws, sync=service if mail else None)
     try:
         app.run()
     finally:
-        service.close()
+        if app.sync is not None:
+            app.sync.close()
         ws.close()
     return app.return_code or 0
 
@@ -87,9 +95,14 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 MAIL_OUT_INTERVAL = 5.0  # seconds between looks at the outgoing queue in `helpdesk sync`
+WORKFLOW_INTERVAL = 60.0  # seconds between runs of the workflow jobs (escalation, summary)
+WORKFLOW_FIRST_RUN = 10.0  # seconds after start: the first sync has taken the lease by then
 
 
 def run_sync(args: argparse.Namespace) -> int:
+    from helpdesk.sync.service import SyncService
+    from helpdesk.sync.team import TeamService
+
     ws = _workspace(args)
     service = SyncService(ws, holder="helpdesk sync")
     if not service.has_accounts:
@@ -100,10 +113,14 @@ def run_sync(args: argparse.Namespace) -> int:
         return 1
 
     serial = threading.Lock()  # a pushed sync and the poll never run at once
+    team = TeamService(ws)
 
     def once() -> bool:
         with serial:
             began = time.perf_counter()
+            # The team's changes first: the mailbox mirror files what colleagues closed or
+            # marked as spam, and it reads that from this cache.
+            team.sync()
             report = service.sync_once()
             took = time.perf_counter() - began
         when = f"{report.finished_at:%Y-%m-%d %H:%M:%S}"
@@ -140,13 +157,29 @@ def run_sync(args: argparse.Namespace) -> int:
             print(f"helpdesk: mail out: {error}", file=sys.stderr, flush=True)
         return not out.failed
 
+    from helpdesk.sync.workflow_jobs import WorkflowJobs
+
+    jobs = WorkflowJobs(ws)
+
+    def workflow() -> None:
+        if not service.lease.held:
+            return  # the lease holder runs them for this cache
+        report = jobs.run(datetime.now(UTC))
+        if report.did_something:
+            print(report.line(), flush=True)
+        for step in report.steps:
+            if step.error is not None:
+                print(f"helpdesk: workflow {step.name}: {step.error}", file=sys.stderr, flush=True)
+
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = BlockingScheduler(timezone=UTC)
     watcher = _idle_watcher(ws, scheduler, once)
     try:
-        if args.once:
-            return 0 if once() else 1
+        if args.once:  # from cron: the workflow jobs too, and what they queued goes out now
+            synced = once()
+            workflow()
+            return 0 if send() and synced else 1
         scheduler.add_job(
             once,
             "interval",
@@ -165,6 +198,15 @@ def run_sync(args: argparse.Namespace) -> int:
             coalesce=True,
             id="mail-out",
         )
+        scheduler.add_job(
+            workflow,
+            "interval",
+            seconds=WORKFLOW_INTERVAL,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=WORKFLOW_FIRST_RUN),
+            max_instances=1,
+            coalesce=True,
+            id="workflow",
+        )
 
         def stop(_signum: int, _frame: object) -> None:
             scheduler.shutdown(wait=False)
@@ -180,6 +222,8 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def _idle_watcher(ws: Workspace, scheduler: Any, once: Callable[[], bool]) -> IdleWatcher:
+    from helpdesk.sync.idle import IdleWatcher
+
     """IDLE on each inbox: a push queues one sync at once. Pushes that come while that job
     waits replace it, so a burst makes one sync, not ten; the poll still covers other folders."""
 
@@ -199,6 +243,9 @@ def _idle_watcher(ws: Workspace, scheduler: Any, once: Callable[[], bool]) -> Id
 def run_import(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     try:
+        from helpdesk.sync.mailfiles import import_path
+        from helpdesk.sync.service import make_ingestor
+
         stats = import_path(Path(args.path).expanduser(), make_ingestor(ws))
     finally:
         ws.close()
@@ -234,6 +281,7 @@ def _summary_json(
     d["created_at"] = t.created_at.isoformat()
     d["last_activity"] = t.last_activity.isoformat()
     d["sla_due"] = t.sla_due.isoformat() if t.sla_due else None
+    d["snoozed_until"] = t.snoozed_until.isoformat() if t.snoozed_until else None
     state = sla_state(t.sla_due, now or datetime.now(UTC), soon)
     d["sla_state"] = state.value.replace(" ", "_")  # "ok" | "due_soon" | "breached"
     return d

@@ -14,6 +14,8 @@ from helpdesk.cli.reply_commands import HANDLERS as REPLY_HANDLERS
 from helpdesk.cli.reply_commands import add_parsers as add_reply_parsers
 from helpdesk.cli.rules_commands import HANDLERS as RULES_HANDLERS
 from helpdesk.cli.rules_commands import add_parsers as add_rules_parsers
+from helpdesk.cli.spam_commands import HANDLERS as SPAM_HANDLERS
+from helpdesk.cli.spam_commands import add_parsers as add_spam_parsers
 from helpdesk.cli.team_commands import HANDLERS as TEAM_HANDLERS
 from helpdesk.cli.team_commands import add_parsers as add_team_parsers
 from helpdesk.cli.workflow_commands import HANDLERS as WORKFLOW_HANDLERS
@@ -101,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     add_rules_parsers(sub)
     add_reply_parsers(sub)
     add_workflow_parsers(sub)
+    add_spam_parsers(sub)
 
     auth = sub.add_parser("auth", help="store account passwords in the keyring")
     auth_sub = auth.add_subparsers(dest="auth_command", metavar="ACTION", required=True)
@@ -137,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers.update(RULES_HANDLERS)
     handlers.update(REPLY_HANDLERS)
     handlers.update(WORKFLOW_HANDLERS)
+    handlers.update(SPAM_HANDLERS)
     try:
         return handlers[args.command](args)
     except BrokenPipeError:

@@ -12,19 +12,12 @@ from helpdesk.cli.output import print_json
 from helpdesk.core.sanitize import safe_text
 from helpdesk.storage import outgoing
 from helpdesk.storage.locations import load_settings
-from helpdesk.storage.outgoing import Outgoing, OutState
+from helpdesk.storage.outgoing import Outgoing, OutState, state_label
 from helpdesk.storage.reply_text import fill, find_template, signed
 from helpdesk.storage.workspace import Workspace, open_workspace
-from helpdesk.sync.mail_out import (
-    ReplyError,
-    ReplyRequest,
-    forwarded_parts,
-    queue_new,
-    queue_reply,
-    send_anyway,
-    state_label,
-)
-from helpdesk.sync.service import SyncService
+
+# The mail-out code (and through it the IMAP and SMTP code) is imported by these commands
+# only: every other command, and the app, starts without it.
 
 
 def add_parsers(sub: Any) -> None:
@@ -82,6 +75,8 @@ def _workspace(args: argparse.Namespace) -> Workspace:
 
 
 def _read_body(path: str | None) -> str:
+    from helpdesk.sync.mail_out import ReplyError
+
     if path is None:
         return ""
     if path == "-":
@@ -93,6 +88,8 @@ def _read_body(path: str | None) -> str:
 
 
 def run_reply(args: argparse.Namespace) -> int:
+    from helpdesk.sync.mail_out import ReplyError, ReplyRequest, forwarded_parts, queue_reply
+
     ws = _workspace(args)
     try:
         text = _read_body(args.file)
@@ -134,6 +131,8 @@ def run_reply(args: argparse.Namespace) -> int:
 
 
 def run_mail(args: argparse.Namespace) -> int:
+    from helpdesk.sync.mail_out import ReplyError, queue_new
+
     ws = _workspace(args)
     try:
         out = queue_new(
@@ -153,6 +152,8 @@ def run_mail(args: argparse.Namespace) -> int:
 
 
 def _send_now(ws: Workspace, out_id: str) -> int:
+    from helpdesk.sync.service import SyncService
+
     service = SyncService(ws, holder="helpdesk reply")
     try:
         report = service.send_mail()
@@ -187,6 +188,8 @@ def _row(out: Outgoing) -> dict[str, Any]:
 
 
 def run_outbox(args: argparse.Namespace) -> int:
+    from helpdesk.sync.mail_out import send_anyway
+
     ws = _workspace(args)
     if args.outbox_command == "send":
         out = outgoing.get(ws.cache, args.id)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpdesk.core.mailparse import parse_message
 from helpdesk.core.rules import Decision, MessageContext, Outcome, evaluate
 from helpdesk.core.sanitize import safe_text
 from helpdesk.storage.locations import load_settings
@@ -67,6 +66,8 @@ def run_rules(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     path = Path(args.file)
     raw = path.read_bytes()
+    from helpdesk.core.mailparse import parse_message  # the parser loads for this command only
+
     message = parse_message(raw)
     hours = {"in": True, "out": False}.get(args.hours or "")
     decision = evaluate(

@@ -11,7 +11,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from helpdesk.cli.merge_commands import HANDLERS as MERGE_HANDLERS
+from helpdesk.cli.merge_commands import add_merge_parsers
 from helpdesk.cli.output import print_json
+from helpdesk.cli.snooze_command import add_snooze_parser, run_snooze
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.team import EDITABLE_FIELDS, Priority
 from helpdesk.core.workflow import WorkflowSettings
@@ -26,6 +29,7 @@ from helpdesk.core.workflow_values import (
 )
 from helpdesk.storage.cache import ticket_t
 from helpdesk.storage.locations import load_settings
+from helpdesk.storage.spam import is_spam
 from helpdesk.storage.workspace import open_workspace
 from helpdesk.sync.team import TeamService
 
@@ -59,6 +63,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("number", type=int, metavar="N")
     p.add_argument("assignments", nargs="+", metavar="FIELD=VALUE")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_snooze_parser(sub)
+    add_merge_parsers(sub)
 
 
 def parse_assignments(items: list[str]) -> list[Assignment]:
@@ -110,6 +116,27 @@ def stored_value(
     return name or None
 
 
+def _cached_status(ws: Any, number: int) -> str | None:
+    with ws.cache.engine.connect() as conn:
+        found = conn.execute(select(ticket_t.c.status).where(ticket_t.c.number == number))
+        return found.scalar()
+
+
+def _apply(svc: TeamService, ws: Any, number: int, field: str, value: str | None) -> Any:
+    """One field, as the app does it: the status spam goes by the spam actions, which
+    remember the sender (and a status away from spam forgets it) like the app's."""
+    if field != "status" or value is None:
+        return svc.set_field(number, field, value)
+    if is_spam(value):
+        return svc.mark_spam(number)
+    if not is_spam(_cached_status(ws, number)):
+        return svc.set_field(number, field, value)
+    undone = svc.not_spam(number)  # restores the status it had before: maybe the one asked
+    if not undone.ok or _cached_status(ws, number) == value:
+        return undone
+    return svc.set_field(number, field, value)
+
+
 def _current_tags(ws: Any, number: int) -> tuple[str, ...] | None:
     """The ticket's tags as this cache knows them; None when the cache has no such ticket."""
     with ws.cache.engine.connect() as conn:
@@ -142,7 +169,7 @@ def run_set(args: argparse.Namespace) -> int:
             print(f"helpdesk: {safe_text(str(err))}", file=sys.stderr)
             return 2
         svc = TeamService(ws)
-        results = [(a, value, svc.set_field(args.number, a.field, value)) for a, value in values]
+        results = [(a, value, _apply(svc, ws, args.number, a.field, value)) for a, value in values]
     finally:
         ws.close()
     ok = all(r.ok for _, _, r in results)
@@ -179,4 +206,4 @@ def run_set(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-HANDLERS = {"set": run_set}
+HANDLERS = {"set": run_set, "snooze": run_snooze, **MERGE_HANDLERS}

@@ -16,11 +16,12 @@ import shlex
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .automation_config import DEFAULT_AUTOMATION, AutomationSettings
+from .mirror_config import DEFAULT_MIRROR, MirrorSettings
 from .reply_config import DEFAULT_REPLY, ReplySettings
 from .workflow import DEFAULT_WORKFLOW, WorkflowSettings
 
@@ -31,11 +32,13 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountSettings",
     "AgentSettings",
+    "AppSettings",
     "AttachmentSettings",
     "CacheSettings",
     "ConfigError",
     "ConfigProblem",
     "ImapSettings",
+    "JobSettings",
     "KeymapEntry",
     "Settings",
     "SmtpSettings",
@@ -117,6 +120,8 @@ class AccountSettings:
     address: str
     imap: ImapSettings | None
     smtp: SmtpSettings | None
+    # [accounts.NAME.mirror]: ticket state shown as flags and folders (core.mirror_config)
+    mirror: MirrorSettings = DEFAULT_MIRROR
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,25 @@ class KeymapEntry:
 @dataclass(frozen=True, slots=True)
 class UiSettings:
     theme: str | None = None  # None = the built-in default
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings:
+    """``[app]``: how the app gets the agent's attention."""
+
+    bell: bool = False  # ring the terminal bell with news for the agent (a ticket assigned)
+
+
+DEFAULT_ESCALATE_BEFORE = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """``[workflow]``: the periodic jobs of the headless service (core.workflow_config)."""
+
+    # Warn this long before a ticket's SLA due time; None: no escalation at all.
+    escalate_before: timedelta | None = DEFAULT_ESCALATE_BEFORE
+    summary_at: time | None = None  # local time (team time zone) of the daily summary mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +176,8 @@ class Settings:
     # Binding ids are the app's to check: core does not know them (tui.keymap does).
     keymap: tuple[KeymapEntry, ...] = ()
     ui: UiSettings = UiSettings()
+    app: AppSettings = AppSettings()
+    jobs: JobSettings = JobSettings()  # [workflow]
 
 
 def with_agent(settings: Settings, name: str, email: str) -> Settings:
@@ -529,12 +555,19 @@ _TOP_KEYS = (
     "rules",
     "keymap",
     "ui",
+    "app",
     "views",
     "reply",
     "templates",
     "automation",
 )
-_TOP_KEYS_WORKFLOW = ("statuses", "priorities", "business_hours", "tickets")  # workflow_config
+_TOP_KEYS_WORKFLOW = (  # workflow_config
+    "statuses",
+    "priorities",
+    "business_hours",
+    "tickets",
+    "workflow",
+)
 _AGENT_KEYS = ("name", "email")
 _TEAM_KEYS = ("name", "store", "addresses", "subject_tag", "next_order", "next_departments_only")
 _NEXT_ORDER_KEYS = ("sla", "priority", "oldest")
@@ -584,7 +617,7 @@ def _size(value: object) -> int | None:
     return number if 0 <= number <= MAX_BLOB_THRESHOLD else None
 
 
-_ACCOUNT_KEYS = ("address", "imap", "smtp")
+_ACCOUNT_KEYS = ("address", "imap", "smtp", "mirror")
 _IMAP_KEYS = (
     "host",
     "port",
@@ -647,6 +680,8 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
     views = _read_views(r, top.get("views", []), workflow, text)
     keymap = _read_keymap(r, top.get("keymap", {}))
     ui = _read_ui(r, top.get("ui", {}))
+    app = _read_app(r, top.get("app", {}))
+    jobs = _read_jobs(r, top.get("workflow", {}))
     automation = _read_automation(r, top.get("automation", {}))
 
     if r.problems:
@@ -667,6 +702,8 @@ def parse_config(text: str, source: str, *, default_agent: tuple[str, str]) -> S
         views=views,
         keymap=keymap,
         ui=ui,
+        app=app,
+        jobs=jobs,
     )
 
 
@@ -675,6 +712,13 @@ def _read_workflow(r: _Reader, top: Mapping[str, Any], text: str) -> WorkflowSet
     from .workflow_config import read_workflow
 
     return read_workflow(r, top, text)
+
+
+def _read_jobs(r: _Reader, value: object) -> JobSettings:
+    # Imported here: workflow_config builds on this module's reader.
+    from .workflow_config import read_jobs
+
+    return read_jobs(r, value)
 
 
 def _read_reply(
@@ -837,7 +881,18 @@ def _read_account(r: _Reader, name: str, value: object) -> AccountSettings | Non
             f"an [accounts.{name}.imap] or [accounts.{name}.smtp] table",
             detail="the account has no server",
         )
-    return AccountSettings(name=name, address=address, imap=imap, smtp=smtp)
+    mirror = DEFAULT_MIRROR
+    if "mirror" in t:
+        # Imported here: mirror_config builds on this module's reader.
+        from .mirror_config import read_mirror
+
+        mirror = read_mirror(r, name, t["mirror"], imap, has_imap="imap" in t)
+        if imap is not None:
+            # The mirror's archive and junk folders are fetched too, after the listed ones:
+            # else a cache made afresh would never see the mail moved there.
+            extra = [f for f in (mirror.archive, mirror.junk) if f and f not in imap.folders]
+            imap = replace(imap, folders=(*imap.folders, *extra))
+    return AccountSettings(name=name, address=address, imap=imap, smtp=smtp, mirror=mirror)
 
 
 def _read_imap(r: _Reader, account: str, address: str, value: object) -> ImapSettings | None:
@@ -993,6 +1048,16 @@ def _read_ui(r: _Reader, value: object) -> UiSettings:
     t = r.table(value, path, _UI_KEYS) or {}
     theme = r.get(t, path, "theme", _text, 'a theme name, like "helpdesk-dark"', None)
     return UiSettings(theme=theme)
+
+
+_APP_KEYS = ("bell",)
+
+
+def _read_app(r: _Reader, value: object) -> AppSettings:
+    path = ("app",)
+    t = r.table(value, path, _APP_KEYS) or {}
+    bell = r.get(t, path, "bell", _bool, "true or false", False)
+    return AppSettings(bell=bool(bell))
 
 
 # --------------------------------------------------------------------------------------------

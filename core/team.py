@@ -48,6 +48,15 @@ class EventKind(StrEnum):
     REFUSED = "refused"  # an agent's request the team store turned down (with why)
     REPLIED = "replied"  # an agent's reply left by SMTP: `new` is its Message-ID
     AGENT = "agent"  # an agent's role, departments or away flag changed
+    # Workflow (schema 6).
+    SNOOZED = "snoozed"  # `new`: until when (ISO time); `new` None: the snooze was taken off
+    WOKE = "woke"  # the snooze ended: its time came (`old`: until) or the customer wrote
+    MERGED = "merged"  # on both tickets: `old` the merged ticket, `new` the survivor
+    SPLIT = "split"  # on both tickets: `field` the Message-ID, `old` from, `new` the new ticket
+    SPAM_SENDER = "spam_sender"  # `new`: an address remembered as spam; `old`: forgotten
+    AUTO_CLOSED = "auto_closed"  # closed after waiting too long on the customer
+    ESCALATED = "escalated"  # SLA about to breach or breached: `new` the due time
+    SUMMARY = "summary"  # the daily summary mail went out (no ticket): `new` the day
 
 
 # Fields of a ticket that agents edit; last writer wins per field.

@@ -105,6 +105,7 @@ class EventView:
     old: str | None
     new: str | None
     at: datetime
+    ticket: int | None = None  # the ticket it happened on (a merged ticket's, in the survivor)
 
     def describe(self) -> str:
         match self.kind:

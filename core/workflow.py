@@ -123,6 +123,10 @@ class TicketSettings:
     reopen_window: timedelta = timedelta(days=14)
     # Tickets due within this much wall time are shown as "due soon".
     due_soon: timedelta = timedelta(hours=1)
+    # A ticket waiting on the customer this long (wall time) without an answer is closed;
+    # None: never. The optional template is a notice mailed to the customer then.
+    auto_close_after: timedelta | None = None
+    auto_close_template: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,12 @@ class WorkflowSettings:
     def initial_status(self) -> StatusDefinition:
         """New tickets take the first status (checked to be of kind open)."""
         return self.statuses[0]
+
+    @property
+    def close_status(self) -> StatusDefinition:
+        """The status closing sets: the first closed one that is not spam."""
+        closed = [s for s in self.statuses if s.kind is StatusKind.CLOSED]
+        return next((s for s in closed if s.name.casefold() != SPAM), closed[0])
 
     def status(self, name: str) -> StatusDefinition:
         """The definition of a stored status name; names stored before statuses were

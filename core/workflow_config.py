@@ -15,7 +15,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any, TypeVar
 
 from .business_hours import (
@@ -28,7 +28,7 @@ from .business_hours import (
     parse_holiday,
     parse_interval,
 )
-from .config import ConfigProblem, _Reader, _show
+from .config import ConfigProblem, JobSettings, _Reader, _show
 from .team import Priority
 from .workflow import (
     DEFAULT_PRIORITIES,
@@ -42,14 +42,14 @@ from .workflow import (
     WorkflowSettings,
 )
 
-__all__ = ["WORKFLOW_KEYS", "read_workflow"]
+__all__ = ["WORKFLOW_KEYS", "read_jobs", "read_workflow"]
 
-WORKFLOW_KEYS = ("statuses", "priorities", "business_hours", "tickets")
+WORKFLOW_KEYS = ("statuses", "priorities", "business_hours", "tickets", "workflow")
 _STATUS_KEYS = ("name", "colour", "kind")
 _PRIORITY_NAMES = tuple(p.name.lower() for p in Priority)
 _TARGET_KEYS = ("first_response", "next_response", "resolution")
 _HOURS_KEYS = ("timezone", *WEEKDAYS, "holidays")
-_TICKET_KEYS = ("reopen_window", "due_soon")
+_TICKET_KEYS = ("reopen_window", "due_soon", "auto_close_after", "auto_close_template")
 
 _COLOUR = re.compile(r"^(?:\$[a-z][a-z0-9-]*|#[0-9a-fA-F]{6}|[a-z]+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -378,7 +378,67 @@ def _read_tickets(r: _Reader, value: object) -> TicketSettings:
         return defaults
     window = r.get(t, path, "reopen_window", _wall, _WALL_EXPECTED, defaults.reopen_window)
     soon = r.get(t, path, "due_soon", _wall, _WALL_EXPECTED, defaults.due_soon)
+    close_after = r.get(t, path, "auto_close_after", _positive_wall, _AUTO_CLOSE_EXPECTED, None)
+    notice = r.get(t, path, "auto_close_template", _template_name, _TEMPLATE_EXPECTED, None)
     return TicketSettings(
         reopen_window=defaults.reopen_window if window is None else window,
         due_soon=defaults.due_soon if soon is None else soon,
+        auto_close_after=close_after,
+        auto_close_template=notice or None,
+    )
+
+
+_AUTO_CLOSE_EXPECTED = 'a duration above zero like "7d" or "36h", at most 366 days'
+_TEMPLATE_EXPECTED = "the name of a template ([[templates]] or the templates folder)"
+
+
+def _positive_wall(value: object) -> timedelta | None:
+    found = _wall(value)
+    return found if found is not None and found > timedelta(0) else None
+
+
+def _template_name(value: object) -> str | None:
+    """A template's name as ``[automation]`` takes one; whether such a template exists is
+    known only when the notice is built (the templates folder is read then)."""
+    if isinstance(value, str) and value.strip() and value.isprintable() and len(value) <= 200:
+        return value.strip()
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# [workflow]: the service's periodic jobs
+
+_JOB_KEYS = ("escalate_before", "summary_at")
+_ESCALATE_EXPECTED = 'a duration like "30m" or "2h" (at most 366 days), or "off"'
+_SUMMARY_EXPECTED = 'a local time like "08:00" (24-hour clock)'
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_OFF = object()  # "off": no escalation
+
+
+def _escalate_before(value: object) -> timedelta | object | None:
+    if isinstance(value, str) and value.strip().casefold() == "off":
+        return _OFF
+    return _wall(value)
+
+
+def _clock_time(value: object) -> time | None:
+    if not isinstance(value, str) or not (m := _CLOCK.match(value.strip())):
+        return None
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def read_jobs(r: _Reader, value: object) -> JobSettings:
+    """``[workflow]``: when the service escalates tickets and sends the daily summary."""
+    path = ("workflow",)
+    defaults = JobSettings()
+    t = r.table(value, path, _JOB_KEYS)
+    if t is None:
+        return defaults
+    before = r.get(
+        t, path, "escalate_before", _escalate_before, _ESCALATE_EXPECTED, defaults.escalate_before
+    )
+    at = r.get(t, path, "summary_at", _clock_time, _SUMMARY_EXPECTED, None)
+    return JobSettings(
+        escalate_before=before if isinstance(before, timedelta) else None,
+        summary_at=at,
     )

@@ -147,6 +147,10 @@ class Automation:
         row = conn.execute(select(_ticket).where(_ticket.c.number == number)).first()
         if row is None:
             return
+        if row.status.strip().casefold() == SPAM:
+            # Opened as spam (a remembered sender), or mail to a spam ticket: no rule routes
+            # it to an agent and nothing answers it.
+            return
         message = message_of(reg)
         in_hours = self.sla.calendar(None).is_open(reg.date)
         decision: Decision | None = None

@@ -75,6 +75,7 @@ from helpdesk.storage.cache_models import (
 )
 from helpdesk.storage.db import (
     Migration,
+    add_columns,
     as_utc,
     ensure_schema,
     insert_ignore_many,
@@ -154,8 +155,8 @@ def _schema_4(conn: Connection) -> None:
 
 def _schema_5(conn: Connection) -> None:
     """Workflow: snoozed and merged tickets (the queue indexes cover the snooze)."""
-    for table, column in SCHEMA_5_COLUMNS:
-        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+    for table in {t for t, _ in SCHEMA_5_COLUMNS}:
+        add_columns(conn, table, [c for t, c in SCHEMA_5_COLUMNS if t == table])
     for ddl in SCHEMA_5_INDEXES:
         conn.execute(text(ddl))
 
@@ -405,9 +406,13 @@ class Cache:
     @staticmethod
     def participants(conn: Connection, ticket: int) -> set[str]:
         people: set[str] = set()
+        # A merged ticket's mail lives in the one it was merged into.
+        survivor = conn.execute(
+            select(ticket_t.c.merged_into).where(ticket_t.c.number == ticket)
+        ).scalar()
         rows = conn.execute(
             select(message_t.c.from_email, message_t.c.to_addrs, message_t.c.cc_addrs).where(
-                message_t.c.ticket == ticket
+                message_t.c.ticket.in_([ticket, survivor or ticket])
             )
         )
         for from_email, to_addrs, cc_addrs in rows:
@@ -421,6 +426,60 @@ class Cache:
     @staticmethod
     def add_locations(conn: Connection, rows: list[dict[str, Any]]) -> None:
         insert_ignore_many(conn, location_t, rows)
+
+    def move_locations(
+        self,
+        source: int,
+        target: int,
+        target_uidvalidity: int,
+        moved: Sequence[tuple[int, int]],
+        gone: Iterable[int] = (),
+    ) -> None:
+        """Messages moved on the server from folder ``source`` to ``target``: (old UID, new
+        UID) pairs, as the server's COPYUID told; ``gone`` are UIDs of ``source`` that the
+        server no longer had. One transaction, so that the next sync of either folder sees
+        the messages where they are: neither vanished nor new."""
+        with self.writer.begin() as conn:
+            known = conn.execute(
+                select(mailbox_t.c.uidvalidity).where(mailbox_t.c.id == target)
+            ).scalar_one()
+            if known is not None and known != target_uidvalidity:
+                # The folder was renumbered: what was stored of it names other messages now.
+                conn.execute(location_t.delete().where(location_t.c.mailbox == target))
+                conn.execute(
+                    update(mailbox_t)
+                    .where(mailbox_t.c.id == target)
+                    .values(uidnext=None, highestmodseq=None, last_full_check=None)
+                )
+            if known != target_uidvalidity:
+                conn.execute(
+                    update(mailbox_t)
+                    .where(mailbox_t.c.id == target)
+                    .values(uidvalidity=target_uidvalidity)
+                )
+            old = [u for u, _ in moved]
+            rows: list[dict[str, Any]] = []
+            for i in range(0, len(old), _CHUNK):
+                found = conn.execute(
+                    select(location_t.c.uid, location_t.c.message, location_t.c.flags).where(
+                        location_t.c.mailbox == source, location_t.c.uid.in_(old[i : i + _CHUNK])
+                    )
+                )
+                at = {uid: (message, flags) for uid, message, flags in found}
+                rows += [
+                    {"message": at[u][0], "mailbox": target, "uid": n, "flags": at[u][1]}
+                    for u, n in moved[i : i + _CHUNK]
+                    if u in at
+                ]
+            dropped = sorted({*old, *gone})
+            for i in range(0, len(dropped), _CHUNK):
+                conn.execute(
+                    location_t.delete().where(
+                        location_t.c.mailbox == source,
+                        location_t.c.uid.in_(dropped[i : i + _CHUNK]),
+                    )
+                )
+            insert_ignore_many(conn, location_t, rows)
 
     @staticmethod
     def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
@@ -661,12 +720,31 @@ class Cache:
                     .order_by(note_t.c.created_at, note_t.c.id)
                 )
             ]
-            history = [
-                EventView(e.seq, e.actor, e.kind, e.field, e.old, e.new, as_utc(e.at) or utc_now())
-                for e in conn.execute(
-                    select(event_t).where(event_t.c.ticket == number).order_by(event_t.c.seq)
+            # The history of tickets merged into this one is part of its own; the merge
+            # itself, told on both tickets, is shown once.
+            merges: set[tuple[str | None, str | None]] = set()
+            history = []
+            for e in conn.execute(
+                select(event_t)
+                .where(event_t.c.ticket.in_([number, *_merged_into(conn, number)]))
+                .order_by(event_t.c.seq)
+            ):
+                if e.kind == "merged":
+                    if (e.old, e.new) in merges:
+                        continue
+                    merges.add((e.old, e.new))
+                history.append(
+                    EventView(
+                        e.seq,
+                        e.actor,
+                        e.kind,
+                        e.field,
+                        e.old,
+                        e.new,
+                        as_utc(e.at) or utc_now(),
+                        ticket=e.ticket,
+                    )
                 )
-            ]
             presence = [
                 PresenceView(p.ticket, p.agent, p.kind)
                 for p in conn.execute(
@@ -832,6 +910,26 @@ class Cache:
     def message_ids(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(message_t.c.message_id).distinct()).scalars())
+
+
+def _merged_into(conn: Connection, number: int) -> list[int]:
+    """Tickets merged into `number`, directly or through others, by the MERGED events (the
+    cache may never have held the merged tickets themselves)."""
+    found: list[int] = []
+    frontier = [number]
+    while frontier and len(found) < 1000:
+        olds = conn.execute(
+            select(event_t.c.old).where(
+                event_t.c.kind == "merged",
+                event_t.c.ticket.in_(frontier),
+                event_t.c.new.in_([str(n) for n in frontier]),
+            )
+        ).scalars()
+        frontier = [
+            int(o) for o in set(olds) if o and o.isdigit() and int(o) not in (number, *found)
+        ]
+        found.extend(frontier)
+    return found
 
 
 def _newest_per_ticket(conn: Connection, ids: list[int], wanted: int) -> list[tuple[int, float]]:

@@ -93,6 +93,7 @@ class CachedMessage(SQLModel, table=True):
     parse_error: str | None = None
     received_at: datetime
     sort_date: datetime | None = None  # schema 2: Date, but never after the server got it
+    reply_to: str = ""  # schema 5: Reply-To, joined like to_addrs; answers go there
 
 
 class CacheMeta(SQLModel, table=True):
@@ -328,10 +329,11 @@ MESSAGE_FTS_DDL = (
 # Schema 4: replying (the outgoing mail queue and drafts).
 SCHEMA_4_NEW_TABLES = ("outgoing", "draft")
 
-# Schema 5: snooze and merge.
+# Schema 5: snooze and merge; the Reply-To of messages.
 SCHEMA_5_COLUMNS = (
     ("ticket", "snoozed_until DATETIME"),
     ("ticket", "merged_into INTEGER"),
+    ("message", "reply_to VARCHAR NOT NULL DEFAULT ''"),
 )
 SCHEMA_5_INDEXES = (
     "DROP INDEX IF EXISTS ix_ticket_status_assignee",

@@ -13,10 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from helpdesk.core.message import AutoKind
+from helpdesk.core.snooze_time import WOKE_BY_CUSTOMER
 from helpdesk.core.team import EventKind
 from helpdesk.core.workflow import ReplyOutcome, WorkflowSettings, after_customer_reply
 from helpdesk.core.workflow_values import reopen_status
 from helpdesk.storage.db import as_utc
+from helpdesk.storage.sla_clock import SlaClock
 from helpdesk.storage.team_models import MessageIndex, TeamEvent, TeamTicket
 
 __all__ = ["FOLLOW_UP", "FOLLOW_UP_OF", "CustomerMail", "apply_customer_mail"]
@@ -33,6 +36,10 @@ FOLLOW_UP_OF = "follow_up_of"  # on the new ticket: the old one's number
 # Mail clocks drift: a reply sent a little before the ticket was set waiting or closed still
 # answers what the agent wrote. One sent well before is an old message arriving late.
 _CLOCK_SLACK = timedelta(minutes=10)
+_CHUNK = 500  # tickets per IN (...): well under SQLite's bound-parameter limit
+# Machine mail that answers nothing: an out-of-office or a newsletter must not bring a ticket
+# back. A bounce does: the agent must learn that their answer did not arrive.
+_PASSIVE = frozenset({AutoKind.AUTO_REPLY, AutoKind.LIST, AutoKind.BULK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,7 @@ class CustomerMail:
     sent_at: datetime | None
     subject: str
     customer_email: str
+    auto: AutoKind = AutoKind.NONE  # why a machine sent it, if one did (Registration.auto)
 
 
 def apply_customer_mail(
@@ -54,7 +62,9 @@ def apply_customer_mail(
 ) -> dict[str, int]:
     """Reopen or split off what these mails answer. Returns message id -> the new ticket
     for each message moved to a new, linked ticket; tickets touched are the caller's to
-    recompute (waiting-since, SLA)."""
+    recompute (waiting-since, SLA). Automatic replies and list or bulk mail change nothing
+    (they stay in the ticket they joined)."""
+    mails = [m for m in mails if m.auto not in _PASSIVE]
     by_ticket: dict[int, list[CustomerMail]] = defaultdict(list)
     for mail in mails:
         by_ticket[mail.ticket].append(mail)
@@ -105,7 +115,70 @@ def apply_customer_mail(
             _field_event(conn, number, actor, FOLLOW_UP, None, str(new), wrote)
             _field_event(conn, new, actor, FOLLOW_UP_OF, None, str(number), wrote)
             moved.update(dict.fromkeys(ids, new))
+    _wake_snoozed(conn, workflow, [m for m in mails if m.message_id not in moved], actor, now)
     return moved
+
+
+def _wake_snoozed(
+    conn: Connection,
+    workflow: WorkflowSettings,
+    mails: Sequence[CustomerMail],
+    actor: str,
+    now: datetime,
+) -> None:
+    """The customer wrote: a ticket snoozed now comes back at once (WOKE, `new` "customer").
+    A message sent well before the snooze was set (an old one registered late) wakes nothing.
+    A snooze whose time has already come is left to the wake-up job, which records it."""
+    t, e = _ticket.c, _event.c
+    nums = sorted({m.ticket for m in mails})
+    if not nums:
+        return
+    snoozed: dict[int, datetime] = {}
+    for i in range(0, len(nums), _CHUNK):
+        snoozed.update(
+            conn.execute(
+                select(t.number, t.snoozed_until).where(
+                    t.number.in_(nums[i : i + _CHUNK]),
+                    t.snoozed_until.is_not(None),
+                    t.snoozed_until > now,
+                )
+            ).all()
+        )
+    if not snoozed:
+        return
+    asleep = sorted(snoozed)
+    set_at: dict[int, datetime] = {}
+    for i in range(0, len(asleep), _CHUNK):
+        set_at.update(
+            conn.execute(
+                select(e.ticket, func.max(e.at))
+                .where(e.ticket.in_(asleep[i : i + _CHUNK]), e.kind == str(EventKind.SNOOZED))
+                .group_by(e.ticket)
+            ).all()
+        )
+    # As SNOOZED events and the wake-up job write it: the history reads in the team's zone.
+    zone = SlaClock(workflow).calendar(None).zone
+    for number in sorted(snoozed):
+        since = as_utc(set_at.get(number))
+        if since is not None and not any(
+            (m.sent_at or now) >= since - _CLOCK_SLACK for m in mails if m.ticket == number
+        ):
+            continue
+        conn.execute(update(_ticket).where(t.number == number).values(snoozed_until=None))
+        until = as_utc(snoozed[number])
+        old = None if until is None else until.astimezone(zone).isoformat(timespec="seconds")
+        conn.execute(
+            insert(_event),
+            {
+                "ticket": number,
+                "actor": actor,
+                "kind": str(EventKind.WOKE),
+                "old": old,
+                "new": WOKE_BY_CUSTOMER,
+                "at": now,
+                "recorded_at": datetime.now(UTC),
+            },
+        )
 
 
 def _open_follow_up(

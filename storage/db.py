@@ -110,6 +110,15 @@ def insert_ignore_many(conn: Connection, table: Table, rows: list[dict[str, obje
         conn.execute(_insert_ignore_stmt(conn, table), rows)
 
 
+def add_columns(conn: Connection, table: str, columns: Sequence[str]) -> None:
+    """ALTER TABLE ... ADD COLUMN for each "name TYPE ..." the table lacks: a migration step
+    that finds a column already there (a file made by a newer model) goes on."""
+    have = {c["name"] for c in inspect(conn).get_columns(table)}
+    for column in columns:
+        if column.split()[0] not in have:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+
+
 def ensure_schema(
     engine: Engine,
     *,

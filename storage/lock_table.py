@@ -338,10 +338,12 @@ class LockTable:
         body: Callable[[Connection, Agent, Any], Outcome],
         *,
         holder: str | None = None,
+        merged_ok: bool = False,
     ) -> Outcome:
         """The frame of every action on one ticket, in one write transaction.
 
-        A replayed operation gets its first answer again. An unknown agent or ticket, or a
+        A replayed operation gets its first answer again. An unknown agent or ticket, a
+        merged ticket (unless `merged_ok`: the body says itself what it does with one), or a
         rule that says no (`Denied`, which `body` raises before it writes anything), is
         refused with who holds the ticket now, and the refusal is remembered for replays.
         """
@@ -349,7 +351,15 @@ class LockTable:
             if (earlier := _earlier(conn, op_id, holder=holder)) is not None:
                 return earlier
             try:
-                return body(conn, _actor(conn, actor), _ticket_row(conn, number))
+                who = _actor(conn, actor)
+                row = _ticket_row(conn, number)
+                if row.merged_into is not None and not merged_ok:
+                    # An offline edit replayed after a colleague's merge would otherwise
+                    # change (or reopen) an empty ticket nobody looks at any more. No
+                    # holder named: the merge is the news, not who held the ticket.
+                    said = f"#{number} was merged into #{row.merged_into}"
+                    return _refuse(conn, op_id, actor, number, said)
+                return body(conn, who, row)
             except Denied as why:
                 now_held = conn.execute(
                     select(_ticket.c.assignee).where(_ticket.c.number == number)
@@ -638,22 +648,30 @@ class LockTable:
         with self.store.write() as conn:
             try:
                 _actor(conn, actor)
-                _ticket_row(conn, number)
+                found = _ticket_row(conn, number)
             except Denied as why:
                 return Outcome(False, number, str(why))
-            row = {"id": note_id, "ticket": number, "author": actor, "body": body, "created_at": at}
+            target, message = number, ""
+            if found.merged_into is not None:
+                # A note written offline before a colleague merged the ticket: it goes where
+                # the conversation went, or nobody would read it.
+                from helpdesk.storage.merge import survivor_of  # merge builds on this module
+
+                target = survivor_of(conn, number)
+                message = f"#{number} was merged into #{target}: the note is on #{target}"
+            row = {"id": note_id, "ticket": target, "author": actor, "body": body, "created_at": at}
             if insert_ignore(conn, _note, [row]) == 0:
-                return Outcome(True, number, replayed=True)
+                return Outcome(True, target, message, replayed=True)
             add_event(
                 conn,
-                ticket=number,
+                ticket=target,
                 actor=actor,
                 kind=EventKind.NOTE,
                 new=note_id,
                 op_id=note_id,
                 at=at,
             )
-            return Outcome(True, number)
+            return Outcome(True, target, message)
 
     def set_field(
         self,
@@ -896,8 +914,10 @@ def _next_statement(
     skipped = exists().where(
         _skip.c.ticket == t.c.number, _skip.c.agent == actor, _skip.c.until > now
     )
+    # A ticket snoozed now waits for its time (the wake-up job may not have run yet).
+    awake = or_(t.c.snoozed_until.is_(None), t.c.snoozed_until <= now)
     cand = select(t.c.number).where(
-        t.c.assignee.is_(None), t.c.status.not_in(closed), ~others_here, ~skipped
+        t.c.assignee.is_(None), t.c.status.not_in(closed), awake, ~others_here, ~skipped
     )
     if by_department:
         cand = cand.where(

@@ -14,13 +14,21 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from helpdesk.core.tickets import CLOSED_STATUSES
-from helpdesk.storage.cache_models import CachedNote, CachedTicket, CacheMeta, OutboxOp
+from helpdesk.core.workflow import SPAM
+from helpdesk.storage.cache_models import (
+    CachedEvent,
+    CachedNote,
+    CachedTicket,
+    CacheMeta,
+    OutboxOp,
+)
 from helpdesk.storage.db import as_utc
 
 outbox_t = OutboxOp.__table__
 note_t = CachedNote.__table__
 ticket_t = CachedTicket.__table__
 meta_t = CacheMeta.__table__
+event_t = CachedEvent.__table__
 
 
 class OpKind:
@@ -32,6 +40,12 @@ class OpKind:
     SET = "set"
     SKIP = "skip"
     REASSIGN_ALL = "reassign_all"
+    # Not shown before the team store agrees (see `_apply`): moving mail between tickets on
+    # a guess would have to be undone message by message when it is refused.
+    MERGE = "merge"
+    SPLIT = "split"
+    SNOOZE = "snooze"  # payload {"until": ISO time with its offset, or None to take it off}
+    SPAM = "spam"  # payload {"undo": bool}: mark as spam, or not spam
 
 
 class OpState:
@@ -107,6 +121,12 @@ def _apply(
         field, value = payload["field"], payload["value"]
         stored: Any = int(value) if field == "priority" and value is not None else value
         conn.execute(update(ticket_t).where(t.number == ticket).values({field: stored}))
+    elif kind == OpKind.SPAM:
+        _apply_spam(conn, ticket, undo=bool(payload.get("undo")))
+    elif kind == OpKind.SNOOZE:
+        until = payload.get("until")
+        stored = None if until is None else datetime.fromisoformat(until).astimezone(UTC)
+        conn.execute(update(ticket_t).where(t.number == ticket).values(snoozed_until=stored))
     elif kind == OpKind.NOTE:
         conn.execute(
             insert(note_t),
@@ -118,6 +138,26 @@ def _apply(
                 "created_at": now,
                 "pending": True,
             },
+        )
+
+
+def _apply_spam(conn: Connection, ticket: int | None, *, undo: bool) -> None:
+    """Spam at once; "not spam" back to the status before the marking as far as this cache
+    has heard of it (the team store's answer, pulled next, has the last word)."""
+    t = ticket_t.c
+    if not undo:
+        conn.execute(update(ticket_t).where(t.number == ticket).values(status=SPAM))
+        return
+    e = event_t.c
+    before = conn.execute(
+        select(e.old)
+        .where(e.ticket == ticket, e.kind == "field", e.field == "status", e.new == SPAM)
+        .order_by(e.seq.desc())
+        .limit(1)
+    ).scalar()
+    if before and before != SPAM:
+        conn.execute(
+            update(ticket_t).where(t.number == ticket, t.status == SPAM).values(status=before)
         )
 
 

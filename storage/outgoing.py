@@ -438,7 +438,10 @@ def drop_raw(cache: Cache, before: datetime) -> int:
             update(out_t)
             .where(
                 or_(
-                    and_(_c.state == OutState.SENT, _c.sent_at < before),
+                    # Only once what follows a send is done (filing in Sent needs them).
+                    and_(
+                        _c.state == OutState.SENT, _c.sent_at < before, _c.finished_at.is_not(None)
+                    ),
                     and_(_c.state == OutState.CANCELLED, _c.created_at < before),
                 ),
                 func.length(_c.raw) > 0,
@@ -446,3 +449,16 @@ def drop_raw(cache: Cache, before: datetime) -> int:
             .values(raw=b"")
         )
         return int(result.rowcount)
+
+
+def state_label(out: Outgoing) -> str:
+    """How the app and the CLI name a reply's state."""
+    labels: dict[str, str] = {
+        OutState.QUEUED: "queued" if not out.last_error else f"queued, retrying: {out.last_error}",
+        OutState.SENDING: "sending",
+        OutState.SENT: "sent",
+        OutState.HELD: f"held: {out.held_reason}",
+        OutState.FAILED: f"failed: {out.last_error}",
+        OutState.CANCELLED: "discarded",
+    }
+    return labels.get(out.state, out.state)

@@ -31,6 +31,8 @@ class TeamTicket(SQLModel, table=True):
             "waiting_since",
             "number",
         ),
+        # Schema 6: the service's wake-up job every minute finds due snoozes by this.
+        Index("ix_team_ticket_snoozed", "snoozed_until"),
     )
 
     number: int | None = Field(default=None, primary_key=True)

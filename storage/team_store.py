@@ -37,11 +37,12 @@ from helpdesk.core.message import Address, AttachmentInfo, AutoKind
 from helpdesk.core.rules import Rule
 from helpdesk.core.team import EventKind
 from helpdesk.core.threading import ThreadFacts, ThreadReason, decide
-from helpdesk.core.workflow import DEFAULT_WORKFLOW, WorkflowSettings
+from helpdesk.core.workflow import DEFAULT_WORKFLOW, SPAM, WorkflowSettings
 from helpdesk.storage.automation import Automation
 from helpdesk.storage.customer_reply import CustomerMail, apply_customer_mail
 from helpdesk.storage.db import (
     Migration,
+    add_columns,
     as_utc,
     engine_for_url,
     ensure_schema,
@@ -57,6 +58,7 @@ from helpdesk.storage.team_models import (
     TEAM_TABLES,
     MessageIndex,
     ReferenceIndex,
+    SpamSender,
     TeamEvent,
     TeamMeta,
     TeamTicket,
@@ -67,6 +69,12 @@ _ticket = TeamTicket.__table__
 _index = MessageIndex.__table__
 _event = TeamEvent.__table__
 _refs = ReferenceIndex.__table__
+_spam = SpamSender.__table__
+
+# Who set the status of a ticket opened as spam because its sender was remembered.
+SPAM_FILTER_ACTOR = "spam filter"
+# Who closed a ticket that our own automatic mail opened (a team notice coming back).
+OWN_MAIL_ACTOR = "system"
 
 
 def _schema_2(conn: Connection) -> None:
@@ -135,9 +143,13 @@ def _schema_5(conn: Connection) -> None:
 
 def _schema_6(conn: Connection) -> None:
     """Snooze, merge and remembered spam senders (workflow)."""
-    for column in SCHEMA_6_TICKET_COLUMNS:
-        conn.execute(text(f"ALTER TABLE team_ticket ADD COLUMN {_column_ddl(conn, column)}"))
-    SQLModel.metadata.tables["spam_sender"].create(conn)
+    add_columns(conn, "team_ticket", [_column_ddl(conn, c) for c in SCHEMA_6_TICKET_COLUMNS])
+    SQLModel.metadata.tables["spam_sender"].create(conn, checkfirst=True)
+    # IF NOT EXISTS, not checkfirst: reflecting the table's indexes warns about the
+    # expression index ix_team_ticket_next on SQLite.
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_team_ticket_snoozed ON team_ticket (snoozed_until)")
+    )
 
 
 MIGRATIONS: list[Migration] = [_schema_2, _schema_3, _schema_4, _schema_5, _schema_6]
@@ -422,17 +434,28 @@ class TeamStore:
                 if signed
                 else ()
             )
+            # Mail naming a merged ticket (by our signed id, its tag or its messages) goes
+            # to the ticket it was merged into.
+            named = existing | set(known.values()) | set(children.values())
+            named.update(r.tag_ticket for r in regs if r.tag_ticket is not None)
+            merged = _survivors(conn, named)
+
+            def follow(ticket: int | None) -> int | None:
+                return merged.get(ticket, ticket) if ticket is not None else None
+
             decided: list[tuple[int, ThreadReason, bool]] = []  # placeholders are negative
             opened: list[Registration] = []
             index_rows: list[tuple[Registration, int]] = []
             ref_rows: dict[str, int] = {}
             for r in regs:
                 facts = ThreadFacts(
-                    own_ticket=known.get(r.message_id),
-                    signed_tickets=tuple(t for t in r.signed_tickets if t in existing),
-                    reference_tickets=tuple(known.get(i) for i in r.reference_ids),
-                    referenced_by=children.get(r.message_id),
-                    tag_ticket=r.tag_ticket,
+                    own_ticket=follow(known.get(r.message_id)),
+                    signed_tickets=tuple(
+                        merged.get(t, t) for t in r.signed_tickets if t in existing
+                    ),
+                    reference_tickets=tuple(follow(known.get(i)) for i in r.reference_ids),
+                    referenced_by=follow(children.get(r.message_id)),
+                    tag_ticket=follow(r.tag_ticket),
                     sender_is_participant=r.tag_ticket is not None,
                 )
                 decision = decide(facts)
@@ -454,6 +477,21 @@ class TeamStore:
                 decided.append((ticket, decision.reason, decision.ticket is None))
 
             numbers: dict[int, int] = {}
+            # Mail from a sender an agent marked as spam opens a spam ticket straight away.
+            spammers = _spam_senders(conn, [r.customer_email for r in opened])
+            spam = self.workflow.status(SPAM).name
+            initial = self.workflow.initial_status.name
+            # Our own automatic mail (a team notice the server filed or a lead's address
+            # delivered back) is kept as a ticket, but one nobody has to work on: closed.
+            closing = self.workflow.close_status.name
+            opening = [  # (status, who set it when it is not `initial`)
+                (closing, OWN_MAIL_ACTOR)
+                if r.auto_sent
+                else (spam, SPAM_FILTER_ACTOR)
+                if _folded(r.customer_email) in spammers
+                else (initial, actor)
+                for r in opened
+            ]
             if opened:
                 result = conn.execute(
                     insert(_ticket).returning(_ticket.c.number, sort_by_parameter_order=True),
@@ -461,10 +499,10 @@ class TeamStore:
                         {
                             "subject": r.subject[:500],
                             "customer_email": r.customer_email,
-                            "status": self.workflow.initial_status.name,
+                            "status": opening[i][0],
                             "created_at": r.date,
                         }
-                        for r in opened
+                        for i, r in enumerate(opened)
                     ],
                 )
                 numbers = {-(i + 1): row[0] for i, row in enumerate(result)}
@@ -485,6 +523,26 @@ class TeamStore:
                             "recorded_at": now,
                         }
                         for i, r in enumerate(opened)
+                    ],
+                )
+            if any(status != initial for status, _ in opening):
+                # As "field" events (like a rule's), so that "not spam" knows what to restore
+                # and the history says who closed what.
+                conn.execute(
+                    insert(_event),
+                    [
+                        {
+                            "ticket": numbers[-(i + 1)],
+                            "actor": how[1],
+                            "kind": str(EventKind.FIELD),
+                            "field": "status",
+                            "old": initial,
+                            "new": how[0],
+                            "at": r.date,
+                            "recorded_at": now,
+                        }
+                        for i, (r, how) in enumerate(zip(opened, opening, strict=True))
+                        if how[0] != initial
                     ],
                 )
             if index_rows:
@@ -511,7 +569,7 @@ class TeamStore:
                 conn,
                 self.workflow,
                 [
-                    CustomerMail(r.message_id, t, r.date, r.subject, r.customer_email)
+                    CustomerMail(r.message_id, t, r.date, r.subject, r.customer_email, r.auto)
                     for r, t in index_rows
                     if t > 0 and not r.outgoing
                 ],
@@ -520,7 +578,10 @@ class TeamStore:
             )
             if self.automation.active:
                 self.automation.on_new_tickets(
-                    conn, [(r, numbers[-(i + 1)]) for i, r in enumerate(opened)], now
+                    conn,
+                    # Our own automatic mail gets no rules and no acknowledgement.
+                    [(r, numbers[-(i + 1)]) for i, r in enumerate(opened) if not r.auto_sent],
+                    now,
                 )
                 self.automation.on_follow_ups(
                     conn,
@@ -578,6 +639,50 @@ def _lookup(conn: Connection, message_ids: Iterable[str], *, table: Any = None) 
     for i in range(0, len(ids), _CHUNK):
         rows = conn.execute(select(key, table.c.ticket).where(key.in_(ids[i : i + _CHUNK])))
         out.update({mid: t for mid, t in rows})
+    return out
+
+
+def _folded(address: str) -> str:
+    return address.strip().lower()
+
+
+def _spam_senders(conn: Connection, addresses: Iterable[str]) -> set[str]:
+    """Which of these addresses are remembered spam senders (lower-cased): one query for a
+    batch (its customers are far fewer than the bound-parameter limit's chunk)."""
+    wanted = sorted({_folded(a) for a in addresses if a.strip()})
+    found: set[str] = set()
+    for i in range(0, len(wanted), _CHUNK):
+        found.update(
+            conn.execute(
+                select(_spam.c.address).where(_spam.c.address.in_(wanted[i : i + _CHUNK]))
+            ).scalars()
+        )
+    return found
+
+
+def _survivors(conn: Connection, numbers: Iterable[int]) -> dict[int, int]:
+    """Merged tickets among `numbers` -> the ticket each was merged into, in one query per
+    hop (merges keep pointers one hop long, so one query unless a chain was left behind)."""
+    out: dict[int, int] = {}
+    todo = sorted({n for n in numbers if n is not None and n > 0})
+    for _ in range(8):
+        found: dict[int, int] = {}
+        for i in range(0, len(todo), _CHUNK):
+            rows = conn.execute(
+                select(_ticket.c.number, _ticket.c.merged_into).where(
+                    _ticket.c.number.in_(todo[i : i + _CHUNK]), _ticket.c.merged_into.is_not(None)
+                )
+            )
+            found.update({n: m for n, m in rows})
+        if not found:
+            break
+        for start, target in list(out.items()):
+            out[start] = found.get(target, target)
+        for n, target in found.items():
+            out.setdefault(n, target)
+        todo = sorted(set(found.values()) - set(out))
+        if not todo:
+            break
     return out
 
 

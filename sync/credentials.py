@@ -10,12 +10,22 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from typing import Literal
-
-import keyring
-import keyring.errors
+from typing import TYPE_CHECKING, Literal
 
 from helpdesk.core.config import AccountSettings
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _keyring() -> ModuleType:
+    """keyring, imported when a password is first looked up: it takes a fifth of a second
+    to load its backends, which the app's first screen does not need."""
+    import keyring
+    import keyring.errors
+
+    return keyring
+
 
 __all__ = [
     "COMMAND_TIMEOUT",
@@ -66,8 +76,8 @@ def get_password(account: AccountSettings, service: Service) -> str:
         return _run_command(account.name, service, command)
     for user in (keyring_key(account.name, service), keyring_key(account.name)):
         try:
-            found = keyring.get_password(KEYRING_SERVICE, user)
-        except keyring.errors.KeyringError as err:
+            found = _keyring().get_password(KEYRING_SERVICE, user)
+        except _keyring().errors.KeyringError as err:
             raise CredentialError(
                 account.name,
                 service,
@@ -136,8 +146,8 @@ def set_password(account_name: str, password: str, service: str | None = None) -
     if not password:
         raise ValueError("an empty password cannot be stored")
     try:
-        keyring.set_password(KEYRING_SERVICE, user, password)
-    except keyring.errors.KeyringError as err:
+        _keyring().set_password(KEYRING_SERVICE, user, password)
+    except _keyring().errors.KeyringError as err:
         raise CredentialError(
             account_name,
             service,
@@ -149,10 +159,10 @@ def set_password(account_name: str, password: str, service: str | None = None) -
 def delete_password(account_name: str, service: str | None = None) -> bool:
     """Remove a stored password; False when there was none."""
     try:
-        keyring.delete_password(KEYRING_SERVICE, keyring_key(account_name, service))
-    except keyring.errors.PasswordDeleteError:
+        _keyring().delete_password(KEYRING_SERVICE, keyring_key(account_name, service))
+    except _keyring().errors.PasswordDeleteError:
         return False
-    except keyring.errors.KeyringError as err:
+    except _keyring().errors.KeyringError as err:
         raise CredentialError(
             account_name, service, f"account {account_name!r}: keyring error ({type(err).__name__})"
         ) from None

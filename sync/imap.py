@@ -84,7 +84,8 @@ def close_quietly(client: IMAPClient) -> None:
 
 
 def watched_folders(imap: ImapSettings) -> list[str]:
-    """The folders whose mail becomes tickets, and the Sent folder, each once."""
+    """The folders whose mail becomes tickets (the mailbox mirror's archive and junk folders
+    among them, see `core.config`), and the Sent folder, each once."""
     folders = list(imap.folders)
     if imap.sent_folder and imap.sent_folder not in folders:
         folders.append(imap.sent_folder)
@@ -160,8 +161,11 @@ class ImapFetcher:
                 if cancelled():
                     break
                 if folder not in existing:
-                    if folder == self.imap.sent_folder:
-                        continue  # not every server has a Sent folder under this name
+                    mirror = self.account.mirror
+                    if folder in (self.imap.sent_folder, mirror.archive, mirror.junk):
+                        # Not every server has a Sent folder under this name; the mirror
+                        # makes its archive and junk folders when it first runs.
+                        continue
                     raise FolderMissing(self.account.name, folder)
                 stats.add(self._sync_folder(client, features, folder, progress, cancelled))
         finally:
@@ -290,6 +294,10 @@ class ImapFetcher:
         start = box.uidnext or 1
         stats = IngestStats()
         if uidnext is not None and start >= uidnext:
+            if box.uidnext is None:
+                # Empty, so read completely: mail moved in later (the mailbox mirror) is
+                # then newer than a sync, not in a folder never synced.
+                self.cache.mark(FolderMark(box.id, uidvalidity, uidnext))
             return stats
         # `UID n:*` always matches the last message, even below n: filter.
         on_server = [u for u in client.search(["UID", f"{start}:*"]) if u >= start]

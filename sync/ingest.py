@@ -12,10 +12,12 @@ batch and, for IMAP, how far the folder has been read.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from helpdesk.core.identity import find_subject_tag, verify_message_id
 from helpdesk.core.mailparse import parse_message
@@ -23,8 +25,11 @@ from helpdesk.core.message import Address, AutoKind, ParsedMessage
 from helpdesk.core.rules import raw_headers
 from helpdesk.core.sanitize import safe_text
 from helpdesk.storage.automation import BODY_EXCERPT
-from helpdesk.storage.cache import Cache, FolderMark, PackedRaw
+from helpdesk.storage.cache import Cache, FolderMark, PackedRaw, ticket_t
 from helpdesk.storage.team_store import Registration, TeamStore
+
+_CHUNK = 500
+_MAX_MERGE_LOOKUPS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,11 @@ class Ingestor:
 
     def _customer(self, msg: ParsedMessage) -> Address:
         if msg.from_addr is not None and not self._is_ours(msg.from_addr):
+            # A web form's mail comes from a robot and names the person in Reply-To: the
+            # customer is whom answers go to (their other tickets, spam memory, auto-replies).
+            for a in msg.reply_to:
+                if a.email and "@" in a.email and a.email not in self.ours:
+                    return a
             return msg.from_addr
         for a in [*msg.to, *msg.cc]:
             if a.email and a.email not in self.ours:
@@ -152,6 +162,13 @@ class Ingestor:
         with self.cache.begin_write() as conn:
             # Another writer of this cache may have stored some of these meanwhile.
             stored = self.cache.existing_messages(conn, keys)
+            # A merge pulled since the team store answered has moved this cache's mail of
+            # the merged ticket already; what is stored now follows it to the survivor.
+            merged = merged_in_cache(conn, {r.ticket for r in results})
+            results = [
+                res if res.ticket not in merged else replace(res, ticket=merged[res.ticket])
+                for res in results
+            ]
             rows: list[dict[str, Any]] = []
             tickets: list[dict[str, Any]] = []
             new: list[tuple[Incoming, ParsedMessage]] = []
@@ -218,7 +235,11 @@ class Ingestor:
                 ],
             )
             self.cache.refresh_tickets(conn, stats.tickets)
-            self.cache.set_ticket_states(conn, states.values())
+            # Read before that merge, a merged ticket's state would undo it here.
+            self.cache.set_ticket_states(
+                conn,
+                [s for n, s in states.items() if n not in merged or s.merged_into is not None],
+            )
             if mark is not None:
                 self.cache.advance_mailbox(conn, mark)
         stats.new_messages = len(new)
@@ -248,6 +269,9 @@ class Ingestor:
             if not sender or sender not in people:
                 tag = None
         ours = self._is_ours(msg.from_addr)
+        # Our own id signed for no ticket: a notice to the team (or a new ticket of ours,
+        # which is no automatic mail), even should it come back under another From.
+        for_no_ticket = verify_message_id(secret, msg.message_id) == 0
         return Registration(
             message_id=msg.message_id,
             reference_ids=refs,
@@ -265,10 +289,38 @@ class Ingestor:
             attachments=tuple(msg.attachments),
             auto=msg.auto,
             headers=raw_headers(inc.raw) if with_headers and inc.error is None else None,
-            # Our acknowledgement coming back from Sent (or from our own sender) is no answer.
-            auto_sent=ours and msg.auto is AutoKind.AUTO_REPLY,
+            # Our acknowledgement coming back from Sent (or from our own sender) is no answer;
+            # our team notices come back like that too.
+            auto_sent=(ours or for_no_ticket) and msg.auto is AutoKind.AUTO_REPLY,
             received_at=inc.received_at or now,
         )
+
+
+def merged_in_cache(conn: Any, numbers: Iterable[int]) -> dict[int, int]:
+    """Tickets among ``numbers`` that this cache knows as merged -> the ticket their mail
+    lives in now (merged into one that was merged later: to the end of the chain)."""
+    pointers: dict[int, int] = {}
+    asked: set[int] = set()
+    todo = sorted({n for n in numbers if n > 0})
+    while todo and len(asked) < _MAX_MERGE_LOOKUPS:
+        asked.update(todo)
+        for i in range(0, len(todo), _CHUNK):
+            rows = conn.execute(
+                select(ticket_t.c.number, ticket_t.c.merged_into).where(
+                    ticket_t.c.number.in_(todo[i : i + _CHUNK]),
+                    ticket_t.c.merged_into.is_not(None),
+                )
+            )
+            pointers.update({int(n): int(m) for n, m in rows})
+        todo = sorted(set(pointers.values()) - asked)
+    out: dict[int, int] = {}
+    for start in pointers:
+        end, steps = pointers[start], 0
+        while end in pointers and steps < len(pointers):  # a cycle would be a bug: stop
+            end, steps = pointers[end], steps + 1
+        if end != start:
+            out[start] = end
+    return out
 
 
 def _message_row(
@@ -284,6 +336,7 @@ def _message_row(
         "from_email": msg.from_addr.email if msg.from_addr else "",
         "to_addrs": "\n".join(a.display() for a in msg.to),
         "cc_addrs": "\n".join(a.display() for a in msg.cc),
+        "reply_to": "\n".join(a.display() for a in msg.reply_to),
         "date": msg.date,
         "sort_date": when,
         "in_reply_to": " ".join(msg.in_reply_to),

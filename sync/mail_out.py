@@ -27,7 +27,6 @@ from helpdesk.core.compose import (
     OutgoingAttachment,
     Sender,
     build_message,
-    display_address,
     forward_subject,
     quote,
     recipients,
@@ -50,7 +49,12 @@ from helpdesk.storage.attachments import (
 from helpdesk.storage.cache_models import CachedEvent, CachedMessage, CacheMeta, OutgoingMail
 from helpdesk.storage.lock_table import LockTable
 from helpdesk.storage.outgoing import Outgoing, OutState
-from helpdesk.storage.reply_context import ReplyContext, reply_context
+from helpdesk.storage.reply_context import (
+    ReplyContext,
+    answer_addresses,
+    bare_address,
+    reply_context,
+)
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.credentials import get_password
 from helpdesk.sync.faults import describe_fault
@@ -65,6 +69,9 @@ outgoing_t = OutgoingMail.__table__
 _SECRET_KEY = "team_secret"  # the team's Message-ID key, kept so that replies queue offline
 _SERVER_FILES_SENT = "smtp_files_sent"  # "1"/"0" once detected for an account
 ATTACHMENT_LIMIT = 25 * 1024 * 1024  # bytes per reply: what common mail servers accept
+# A sent reply keeps its bytes this long (to resend or inspect), then the Sent copy is enough.
+KEEP_SENT_BYTES = timedelta(days=30)
+TIDY_EVERY = timedelta(hours=1)
 
 
 class ReplyError(Exception):
@@ -136,26 +143,11 @@ def sending_account(ws: Workspace, ctx: ReplyContext | None = None) -> AccountSe
     if not able:
         raise ReplyError("no account has an [accounts.NAME.smtp] section: replies cannot be sent")
     if ctx is not None and ctx.parent is not None:
-        seen = {_bare(a) for a in (*ctx.parent.to, *ctx.parent.cc)}
+        seen = {bare_address(a) for a in (*ctx.parent.to, *ctx.parent.cc)}
         for a in able:
             if a.address.lower() in seen:
                 return a
     return able[0]
-
-
-def _split_display(entry: str) -> tuple[str, str]:
-    """A stored `Name <addr>` (unquoted, as the cache shows it) as (name, addr)."""
-    entry = entry.strip()
-    if entry.endswith(">") and "<" in entry:
-        cut = entry.rindex("<")
-        return entry[:cut].strip().strip('"'), entry[cut + 1 : -1].strip()
-    return "", entry
-
-
-def _bare(display: str) -> str:
-    if "<" in display and display.rstrip().endswith(">"):
-        display = display[display.rindex("<") + 1 : -1]
-    return display.strip().lower()
 
 
 def _attachment(path: Path) -> OutgoingAttachment:
@@ -231,21 +223,10 @@ def _addressees(
         return req.to, req.cc or ()
     if req.kind == "forward":
         raise ReplyError("a forward needs a recipient (--to)")
-    customer = ctx.customer_email
-    name = ctx.customer_name
-    to = (display_address(name, customer),) if customer else ()
-    cc: tuple[str, ...] = req.cc or ()
-    if req.kind == "reply_all" and ctx.parent is not None and req.cc is None:
-        ours = set(ws.our_addresses()) | {customer.lower()}
-        seen: set[str] = set()
-        extra = []
-        for a in (*ctx.parent.to, *ctx.parent.cc, ctx.parent.from_email):
-            bare = _bare(a)
-            if bare and bare not in ours and bare not in seen:
-                seen.add(bare)
-                extra.append(display_address(*_split_display(a)))
-        cc = tuple(extra)
-    return to, cc
+    to, cc = answer_addresses(
+        ctx, set(ws.our_addresses()), reply_all=req.kind == "reply_all" and req.cc is None
+    )
+    return to, req.cc or cc
 
 
 def build_draft(ws: Workspace, req: ReplyRequest, ctx: ReplyContext) -> Draft:
@@ -381,18 +362,21 @@ AUTOMATIC_AUTHOR = "rules"  # the author of automatic replies (storage.automatio
 def queue_automatic(
     ws: Workspace,
     *,
-    ticket: int,
+    ticket: int | None,
     draft: Draft,
     message_id: str,
     out_id: str,
     headers: Sequence[tuple[str, str]],
     now: datetime | None = None,
+    auto_submitted: str = "auto-replied",
 ) -> Outgoing:
     """Queue an automatic reply (acknowledgement, out-of-hours notice) for sending at once.
     It needs no reply lock and is no agent's answer (see `MailOut`); a second call with the
-    same `out_id` raises `sqlalchemy.exc.IntegrityError`, so a retry never queues it twice."""
+    same `out_id` raises `sqlalchemy.exc.IntegrityError`, so a retry never queues it twice.
+    `ticket` None: a notice to the team itself (escalation, daily summary), which joins no
+    ticket and is not filed in Sent."""
     now = now or datetime.now(UTC)
-    ctx = reply_context(ws.cache, ticket)
+    ctx = reply_context(ws.cache, ticket) if ticket is not None else None
     account = sending_account(ws, ctx)
     team = ws.settings.team.name
     sender = Sender(agent_name=team, team_name=team, address=account.address, from_format="{team}")
@@ -401,7 +385,7 @@ def queue_automatic(
         sender,
         message_id=message_id,
         date=now,
-        auto_submitted="auto-replied",
+        auto_submitted=auto_submitted,
         extra_headers=headers,
     )
     return outgoing.queue(
@@ -521,6 +505,7 @@ class MailOut:
         self._lock = threading.Lock()
         self._recovered = False
         self._joined = False
+        self._tidied_at: datetime | None = None
 
     def process(self, now: datetime | None = None) -> SendReport:
         report = SendReport()
@@ -531,7 +516,15 @@ class MailOut:
                 self._finish(out, report)
             for out in outgoing.due(self.ws.cache, now or datetime.now(UTC)):
                 self._send_one(out, report)
+            self._tidy(now or datetime.now(UTC))
         return report
+
+    def _tidy(self, now: datetime) -> None:
+        """Drop the bytes of replies sent long ago (the Sent folder keeps them), hourly."""
+        if self._tidied_at is not None and now - self._tidied_at < TIDY_EVERY:
+            return
+        self._tidied_at = now
+        outgoing.drop_raw(self.ws.cache, now - KEEP_SENT_BYTES)
 
     # A reply found in `sending`: the process died while the SMTP server had it. Sent
     # decides; without proof the agent does, since sending twice is the worse mistake.
@@ -650,6 +643,10 @@ class MailOut:
         raw = out.raw if out.raw is not None else _raw_of(self.ws, out.id)
         if out.id not in report.sent:
             report.sent.append(out.id)
+        if out.ticket is None and out.author == AUTOMATIC_AUTHOR:
+            # A notice to the team: registered, it would open a ticket of its own.
+            outgoing.mark_finished(self.ws.cache, out.id, datetime.now(UTC))
+            return
         try:
             self.ingestor.ingest([Incoming(raw=raw, received_at=out.sent_at or datetime.now(UTC))])
             if out.ticket is None:  # a new ticket of ours: registering it gave it its number
@@ -778,16 +775,3 @@ def _what_changed(ws: Workspace, new_ids: Sequence[str]) -> str:
         + "). "
         + ("Send anyway, edit, or discard.")
     )
-
-
-def state_label(out: Outgoing) -> str:
-    """How the app and the CLI name a reply's state."""
-    labels: dict[str, str] = {
-        OutState.QUEUED: "queued" if not out.last_error else f"queued, retrying: {out.last_error}",
-        OutState.SENDING: "sending",
-        OutState.SENT: "sent",
-        OutState.HELD: f"held: {out.held_reason}",
-        OutState.FAILED: f"failed: {out.last_error}",
-        OutState.CANCELLED: "discarded",
-    }
-    return labels.get(out.state, out.state)

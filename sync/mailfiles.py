@@ -5,8 +5,10 @@ from __future__ import annotations
 import mailbox
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from helpdesk.sync.ingest import Incoming, Ingestor, IngestStats
+if TYPE_CHECKING:  # the ingest (and the mail parser) load when mail is imported, not before
+    from helpdesk.sync.ingest import Incoming, Ingestor, IngestStats
 
 
 class NotAMailbox(Exception):
@@ -43,6 +45,8 @@ def import_path(
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> IngestStats:
+    from helpdesk.sync.ingest import Incoming, IngestStats
+
     stats = IngestStats()
     batch: list[Incoming] = []
     for raw in _raw_messages(path):
@@ -60,6 +64,8 @@ def import_path(
 
 
 def import_messages(raws: list[bytes], ingestor: Ingestor, *, batch_size: int = 500) -> IngestStats:
+    from helpdesk.sync.ingest import Incoming, IngestStats
+
     stats = IngestStats()
     for i in range(0, len(raws), batch_size):
         stats.add(ingestor.ingest([Incoming(raw=r) for r in raws[i : i + batch_size]]))

@@ -20,6 +20,7 @@ from helpdesk.sync.faults import describe_fault
 from helpdesk.sync.imap import FolderProgress, ImapFetcher
 from helpdesk.sync.ingest import Ingestor, IngestStats
 from helpdesk.sync.mail_out import MailOut, SendReport, team_secret
+from helpdesk.sync.mirror import MailboxMirror, MirrorReport
 from helpdesk.sync.parse_pool import ParsePool
 
 
@@ -29,6 +30,7 @@ class SyncReport:
     errors: dict[str, str] = field(default_factory=dict)  # account -> last error
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     synced_by: str | None = None  # another process holds this cache's sync lease
+    mirror: MirrorReport | None = None  # ticket state put onto the mailbox after the sync
 
     @property
     def ok(self) -> bool:
@@ -93,8 +95,29 @@ class SyncService:
             # Kept in the cache, so that replies can be signed and queued offline later.
             with contextlib.suppress(Exception):
                 team_secret(self.ws)
+        # After the sync, so that the mirror plans with the newest mail; an account whose
+        # sync failed is left for the next run (its server would refuse the mirror too).
+        synced = [name for name in self.ws.settings.accounts if name not in report.errors]
+        if synced and not cancelled():
+            report.mirror = self.mirror(accounts=synced)
+            for name, error in (report.mirror.errors if report.mirror else {}).items():
+                report.errors[f"{name} (mailbox mirror)"] = error
         report.finished_at = datetime.now(UTC)
         return report
+
+    def mirror(
+        self, *, full: bool = False, accounts: list[str] | None = None
+    ) -> MirrorReport | None:
+        """Put the tickets' state onto the mailboxes (`[accounts.NAME.mirror]`): changes since
+        the last run, or everything with ``full``. None when another process holds the sync
+        lease (it mirrors); a run with nothing to do asks no server."""
+        if not any(
+            a.imap is not None and a.mirror.active for a in self.ws.settings.accounts.values()
+        ):
+            return None
+        if not self.lease.try_take():
+            return None
+        return MailboxMirror(self.ws).run(full=full, accounts=accounts)
 
     def send_mail(self) -> SendReport | None:
         """Send the replies that are due; None when another process holds the lease (and

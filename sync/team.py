@@ -13,20 +13,28 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from helpdesk.core.sanitize import safe_text
-from helpdesk.core.team import PRESENCE_TTL, PresenceKind, Role
+from helpdesk.core.team import PRESENCE_TTL, EventKind, PresenceKind, Role
 from helpdesk.core.tickets import CLOSED_STATUSES
-from helpdesk.storage import drafts, outbox
-from helpdesk.storage.cache import ticket_t
+from helpdesk.storage import drafts, outbox, spam
+from helpdesk.storage.cache import event_t, ticket_t
 from helpdesk.storage.lock_table import LockTable, Outcome, next_order
+from helpdesk.storage.merge import (
+    apply_moves,
+    merge,
+    message_facts,
+    normalize_message_id,
+    split,
+)
 from helpdesk.storage.outbox import Op, OpKind, OpState
+from helpdesk.storage.snooze import snooze
 from helpdesk.storage.workspace import Workspace
 
 RETRY_OFFLINE = 15.0  # seconds: while offline, actions do not wait on the network again sooner
@@ -125,6 +133,20 @@ class TeamService:
     def skip(self, number: int, reason: str = "") -> ActionResult:
         return self._act(OpKind.SKIP, number, {"reason": reason})
 
+    def mark_spam(self, number: int) -> ActionResult:
+        """Spam, and its sender's next mail straight to spam (storage.spam)."""
+        return self._act(OpKind.SPAM, number, {"undo": False})
+
+    def not_spam(self, number: int) -> ActionResult:
+        return self._act(OpKind.SPAM, number, {"undo": True})
+
+    def snooze(self, number: int, until: datetime | None) -> ActionResult:
+        """Out of the queues until then (aware); None takes the snooze off."""
+        if until is not None and until.utcoffset() is None:
+            raise ValueError("snooze needs an aware datetime")
+        payload = {"until": None if until is None else until.isoformat()}
+        return self._act(OpKind.SNOOZE, number, payload)
+
     def reassign_all(
         self,
         from_agent: str,
@@ -135,6 +157,43 @@ class TeamService:
     ) -> ActionResult:
         payload = {"from": from_agent, "to": to_agent, "numbers": numbers, "mark_away": mark_away}
         return self._act(OpKind.REASSIGN_ALL, None, payload)
+
+    def merge(self, number: int, into: int, *, force: bool = False) -> ActionResult:
+        """Merge `number` into `into`; once done, `ticket` is the survivor."""
+        result = self._act(OpKind.MERGE, number, {"into": into, "force": force})
+        if not result.ok or result.queued:
+            return result
+        with self.ws.cache.engine.connect() as conn:
+            survivor = conn.execute(
+                select(ticket_t.c.merged_into).where(ticket_t.c.number == number)
+            ).scalar()
+        survivor = survivor or into
+        return ActionResult(True, survivor, f"#{number} merged into #{survivor}")
+
+    def split(self, number: int, message_id: str) -> ActionResult:
+        """Split one message of `number` off into a new ticket; once done, `ticket` is the
+        new one (None while queued offline)."""
+        mid = normalize_message_id(message_id)
+        subject, customer = message_facts(self.ws.cache, number, mid)
+        payload = {"message_id": mid, "subject": subject, "customer_email": customer}
+        result = self._act(OpKind.SPLIT, number, payload)
+        if not result.ok:
+            return result
+        if result.queued:
+            return ActionResult(True, None, result.message, queued=True)
+        with self.ws.cache.engine.connect() as conn:
+            new = conn.execute(
+                select(event_t.c.new)
+                .where(
+                    event_t.c.ticket == number,
+                    event_t.c.kind == str(EventKind.SPLIT),
+                    event_t.c.field == mid,
+                )
+                .order_by(event_t.c.seq.desc())
+                .limit(1)
+            ).scalar()
+        number_new = int(new) if new and new.isdigit() else None
+        return ActionResult(True, number_new, f"split off from #{number} into #{number_new}")
 
     def _act(self, kind: str, ticket: int | None, payload: dict[str, Any]) -> ActionResult:
         op_id = str(uuid.uuid4())
@@ -184,7 +243,11 @@ class TeamService:
         t = ticket_t.c
         stmt = (
             select(t.number)
-            .where(t.assignee.is_(None), t.status.not_in([str(s) for s in CLOSED_STATUSES]))
+            .where(
+                t.assignee.is_(None),
+                t.status.not_in([str(s) for s in CLOSED_STATUSES]),
+                or_(t.snoozed_until.is_(None), t.snoozed_until <= datetime.now(UTC)),
+            )
             .order_by(*next_order(self.ws.settings.team.next_order, ticket_t), t.number)
             .limit(1)
         )
@@ -283,6 +346,7 @@ class TeamService:
                 notes = self._online(partial(LockTable.notes, ids=note_ids)) if note_ids else []
                 seq = events[-1].seq
                 with cache.writer.begin() as conn:
+                    apply_moves(conn, events)  # before the states: a split makes a ticket
                     cache.set_ticket_states(conn, states.values())
                     cache.store_notes(
                         conn, [(n.id, n.ticket, n.author, n.body, n.created_at) for n in notes]
@@ -403,6 +467,30 @@ def _replay(table: LockTable, *, agent: str, op: Op) -> Outcome:
         case OpKind.SKIP:
             assert n is not None
             return table.skip(agent, n, p.get("reason", ""), op_id=op.id)
+        case OpKind.SPAM:
+            assert n is not None
+            spam_action = spam.not_spam if p.get("undo") else spam.mark_spam
+            return spam_action(table, agent, n, op_id=op.id, at=at)
+        case OpKind.SNOOZE:
+            assert n is not None
+            until = p.get("until")
+            when = None if until is None else datetime.fromisoformat(until)
+            return snooze(table, agent, n, when, op_id=op.id, at=at)
+        case OpKind.MERGE:
+            assert n is not None
+            return merge(table, agent, n, p["into"], op_id=op.id, at=at, force=bool(p.get("force")))
+        case OpKind.SPLIT:
+            assert n is not None
+            return split(
+                table,
+                agent,
+                n,
+                p["message_id"],
+                op_id=op.id,
+                at=at,
+                subject=p.get("subject"),
+                customer_email=p.get("customer_email"),
+            )
         case OpKind.REASSIGN_ALL:
             return table.reassign_all(
                 agent,

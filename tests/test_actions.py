@@ -182,11 +182,11 @@ async def test_a_status_that_is_not_configured_is_never_offered(ws: Workspace) -
         number = await open_first_ticket(pilot, app)
         before = both(ws, number)
         picker = await pick(pilot, app, "s", "closed")
-        # Only the team's statuses, in their order, spam being its own action.
+        # Only the team's statuses, in their order, and spam (always defined).
         picker.query_one(Input).value = ""
         await pilot.pause()
         offered = [t.split("  ")[0].lstrip("● ") for t in option_texts(picker)]
-        assert offered == ["fresh", "open", "on hold", "solved"]
+        assert offered == ["fresh", "open", "on hold", "solved", "spam"]
         assert app.screen is picker  # "closed" is no status here: nothing was chosen
         assert both(ws, number) == before
         picker.query_one(Input).value = "waiting on customer"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from mailbuild import message
-from textual.widgets import DataTable
 
 from helpdesk.core.config import parse_config
 from helpdesk.core.team import PresenceKind
@@ -82,7 +81,7 @@ def ws(tmp_path: Path) -> Workspace:
     w.close()
 
 
-def rows(table: DataTable[object]) -> list[list[str]]:
+def rows(table: TicketTable) -> list[list[str]]:
     return [
         [str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)
     ]

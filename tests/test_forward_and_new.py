@@ -471,7 +471,9 @@ async def test_m_sends_and_the_new_ticket_shows_in_the_queue(
             await pilot.press("5")
             table = app.screen.query_one(TicketTable)
             await wait_for(
-                pilot, lambda: new.number in [t.number for t in table.tickets], "the row"
+                pilot,
+                lambda: new.number in [t.number for t in table.tickets_in(0, table.row_count)],
+                "the row",
             )
             await wait_for(pilot, lambda: not drafts.for_ticket(ws.cache, None), "discard")
     finally:

@@ -393,7 +393,8 @@ def test_schema_3_cache_upgrades_in_place(tmp_path: Path, monkeypatch: pytest.Mo
     cache = Cache(path)
     try:
         with cache.engine.connect() as conn:
-            assert conn.execute(text("SELECT version FROM cache_schema_version")).scalar() == 4
+            version = conn.execute(text("SELECT version FROM cache_schema_version")).scalar()
+            assert version == len(cache_module.MIGRATIONS) + 1
             # What was there is still there.
             assert conn.execute(text("SELECT subject FROM ticket")).scalar() == "Tiskárna"
             assert conn.execute(text("SELECT id FROM outbox")).scalar() == "op-1"
@@ -414,13 +415,22 @@ def test_drop_raw_empties_only_old_finished_messages(cache: Cache) -> None:
     cancelled = put(cache, 2)
     waiting = put(cache, 3, delay=0)
     recent = put(cache, 4, delay=0)
+    unfiled = put(cache, 5, delay=0)  # sent, but not yet joined and filed in Sent
     assert out.claim_for_sending(cache, sent.id) and out.mark_sent(cache, sent.id, T0)
+    out.mark_finished(cache, sent.id, T0)
     assert out.cancel(cache, cancelled.id)
     assert out.claim_for_sending(cache, recent.id)
     assert out.mark_sent(cache, recent.id, T0 + timedelta(days=40))
+    assert out.claim_for_sending(cache, unfiled.id) and out.mark_sent(cache, unfiled.id, T0)
     assert out.drop_raw(cache, T0 + timedelta(days=30)) == 2
     assert out.drop_raw(cache, T0 + timedelta(days=30)) == 0  # already empty
-    for o, kept in ((sent, False), (cancelled, False), (waiting, True), (recent, True)):
+    for o, kept in (
+        (sent, False),
+        (cancelled, False),
+        (waiting, True),
+        (recent, True),
+        (unfiled, True),
+    ):
         row = out.get(cache, o.id)
         assert row is not None and (row.raw == raw_mail(int(o.message_id[1]))) is kept
     got = out.by_message_id(cache, sent.message_id)

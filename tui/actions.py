@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from sqlalchemy import select
 from textual.binding import Binding
 
+from helpdesk.core.snooze_time import describe_until, format_until, parse_until, presets
 from helpdesk.core.team import Priority
 from helpdesk.core.workflow import SPAM, StatusDefinition, StatusKind, WorkflowSettings
 from helpdesk.core.workflow_values import (
@@ -26,8 +28,11 @@ from helpdesk.core.workflow_values import (
     reopen_status,
 )
 from helpdesk.storage.cache import ticket_t
+from helpdesk.storage.db import as_utc
+from helpdesk.storage.snooze import snooze_calendar
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.team import ActionResult, TeamService
+from helpdesk.tui.merge_flow import ask_merge
 from helpdesk.tui.screens.picker import Choice, Confirm, Picker
 
 if TYPE_CHECKING:
@@ -52,6 +57,10 @@ __all__ = [
 
 UNDO_SECONDS = 10.0  # how long ctrl+z takes an action back
 ASSIGNEE = "assignee"  # not a team "field": it moves by assign and release
+SNOOZE = "snooze"  # not a team "field" either: its values are ISO times, None awake
+# Not a team "field" either: spam goes by mark_spam / not_spam, which remember and forget
+# the sender; its value is the spam status or None.
+SPAM_MARK = "spam"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,7 @@ class TicketValues:
     category: str | None
     tags: tuple[str, ...]
     assignee: str | None
+    snoozed_until: datetime | None = None
 
     def get(self, name: str) -> str | None:
         value: Any = {
@@ -70,6 +80,8 @@ class TicketValues:
             "category": self.category,
             "tags": ",".join(self.tags),
             ASSIGNEE: self.assignee,
+            SNOOZE: self.snoozed_until.isoformat() if self.snoozed_until else None,
+            SPAM_MARK: SPAM if self.status.strip().casefold() == SPAM else None,
         }[name]
         return value
 
@@ -112,9 +124,9 @@ def read_values(ws: Workspace, numbers: Iterable[int]) -> dict[int, TicketValues
     """The fields the actions change, as this cache holds them."""
     t = ticket_t.c
     wanted = sorted(set(numbers))
-    stmt = select(t.number, t.status, t.priority, t.category, t.tags, t.assignee).where(
-        t.number.in_(wanted)
-    )
+    stmt = select(
+        t.number, t.status, t.priority, t.category, t.tags, t.assignee, t.snoozed_until
+    ).where(t.number.in_(wanted))
     with ws.cache.engine.connect() as conn:
         return {
             r.number: TicketValues(
@@ -124,6 +136,7 @@ def read_values(ws: Workspace, numbers: Iterable[int]) -> dict[int, TicketValues
                 r.category,
                 tuple(x for x in (r.tags or "").split(",") if x),
                 r.assignee,
+                as_utc(r.snoozed_until),
             )
             for r in conn.execute(stmt)
         }
@@ -143,6 +156,13 @@ def close_status(workflow: WorkflowSettings) -> StatusDefinition:
     if closed:
         return closed[0]
     return next(s for s in workflow.statuses if s.kind is StatusKind.CLOSED)
+
+
+def _status_change(name: str) -> Change:
+    """Spam chosen in the status picker is the spam action (the sender is remembered)."""
+    if name.strip().casefold() == SPAM:
+        return Change(SPAM_MARK, SPAM)
+    return Change("status", name)
 
 
 def tag_edit(text: str) -> Change:
@@ -174,7 +194,12 @@ def apply_steps(team: TeamService, steps: Sequence[Step]) -> tuple[list[Step], l
     done: list[Step] = []
     refused: list[str] = []
     for step in steps:
-        if step.field != ASSIGNEE:
+        if step.field == SNOOZE:
+            result = team.snooze(step.number, _snooze_time(step.new))
+        elif step.field == SPAM_MARK:
+            act = team.mark_spam if step.new else team.not_spam
+            result = act(step.number)
+        elif step.field != ASSIGNEE:
             result = team.set_field(step.number, step.field, step.new)
         elif step.new is None:
             result = team.release(step.number)
@@ -185,6 +210,13 @@ def apply_steps(team: TeamService, steps: Sequence[Step]) -> tuple[list[Step], l
         else:
             refused.append(f"#{step.number}: {result.message or 'not done'}")
     return done, refused
+
+
+def _snooze_time(value: str | None) -> datetime | None:
+    """A snooze step's time; one already past (an undo back to a snooze that ended since)
+    means awake."""
+    until = datetime.fromisoformat(value) if value else None
+    return until if until is not None and until > datetime.now(UTC) else None
 
 
 def _summary(label: str, steps: Sequence[Step], done: Sequence[Step], refused: list[str]) -> str:
@@ -223,10 +255,9 @@ class TicketActions:
                 hint=f"{s.kind}" + (" · now" if s.name == current else ""),
             )
             for s in self.workflow.statuses
-            if s.name != SPAM  # marking spam moves mail too: it is its own action
         ]
         picker = Picker(self._title("Status", numbers), choices)
-        self._ask(picker, numbers, lambda v: Change("status", v), _Words("Status", "status"), done)
+        self._ask(picker, numbers, _status_change, _Words("Status", "status"), done)
 
     def set_priority(self, numbers: list[int], done: Callable[[], None] | None = None) -> None:
         current = self._common(numbers, "priority")
@@ -280,9 +311,63 @@ class TicketActions:
         status = close_status(self.workflow).name
         self._run(numbers, Change("status", status), "Closed", "Close {n} tickets?", done)
 
+    def mark_spam(self, numbers: list[int], done: Callable[[], None] | None = None) -> None:
+        self._run(numbers, Change(SPAM_MARK, SPAM), "Spam", "Mark {n} tickets as spam?", done)
+
+    def merge(self, numbers: list[int], done: Callable[[], None] | None = None) -> None:
+        ask_merge(self.app, numbers, done)
+
     def reopen(self, numbers: list[int], done: Callable[[], None] | None = None) -> None:
         status = reopen_status(self.workflow).name
         self._run(numbers, Change("status", status), "Reopened", "Reopen {n} tickets?", done)
+
+    def snooze(self, numbers: list[int], done: Callable[[], None] | None = None) -> None:
+        """Presets, or a time typed as `helpdesk snooze` reads it (the error shows in place);
+        "Wake now" when one of them is snoozed."""
+        # The team store judges "past" by the real clock, so the times are read by it too.
+        now = datetime.now(UTC)
+        zone, calendar = snooze_calendar(self.workflow)
+
+        def checked(text: str) -> str:
+            return parse_until(text, now, zone, calendar).isoformat()
+
+        choices = [
+            Choice(p.until.isoformat(), p.label, hint=format_until(p.until, now))
+            for p in presets(now, zone, calendar)
+        ]
+        asleep = [
+            v.snoozed_until
+            for v in read_values(self.ws, numbers).values()
+            if v.snoozed_until is not None and v.snoozed_until > now
+        ]
+        if asleep:
+            hint = f"snoozed {describe_until(max(asleep).astimezone(zone), now)}"
+            choices.append(Choice("", "Wake now", hint=hint))
+        picker = Picker(
+            self._title("Snooze", numbers),
+            choices,
+            free_text=checked,
+            hint="or type 2h, 3d, tomorrow 14:00, fri, 12-01 10:30; back early if the customer"
+            " writes",
+            placeholder="when to bring it back",
+        )
+
+        def picked(value: str | None) -> None:
+            if value is None:
+                return
+            if not value:
+                self._run(numbers, Change(SNOOZE, None), "Woken", "Wake {n} tickets?", done)
+                return
+            shown = format_until(datetime.fromisoformat(value), now)
+            self._run(
+                numbers,
+                Change(SNOOZE, value),
+                f"Snoozed until {shown}",
+                f"Snooze until {shown}: {{n}} tickets?",
+                done,
+            )
+
+        self.app.push_screen(picker, picked)
 
     def undo(self) -> None:
         last = self.last
@@ -466,6 +551,9 @@ _KEYS = (
     ("a", "assign", "Assign", "assign", "Assign to an agent of the team", False),
     ("x", "close", "Close", "close", "Close (can be undone for a few seconds)", False),
     ("X", "reopen", "Reopen", "reopen", "Reopen: back to the first open status", False),
+    ("z", "snooze", "Snooze", "snooze", "Snooze until a time (or the customer writes)", False),
+    ("!", "mark_spam", "Spam", "spam", "Mark as spam, and its sender's next mail too", False),
+    ("M", "merge", "Merge", "merge", "Merge into another ticket (mail, notes, later mail)", False),
 )
 
 
@@ -515,3 +603,12 @@ class TicketActionKeys:
 
     def action_reopen(self) -> None:
         self._call("reopen")
+
+    def action_merge(self) -> None:
+        self._call("merge")
+
+    def action_snooze(self) -> None:
+        self._call("snooze")
+
+    def action_mark_spam(self) -> None:
+        self._call("mark_spam")

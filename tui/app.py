@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -19,11 +22,9 @@ from textual.worker import Worker, get_current_worker
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.team import PRESENCE_HEARTBEAT, PresenceKind
 from helpdesk.storage import drafts, outgoing
+from helpdesk.storage.agent_news import News, last_event_seq, news_for
 from helpdesk.storage.locations import themes_dir
 from helpdesk.storage.workspace import Workspace
-from helpdesk.sync.idle import IdleWatcher
-from helpdesk.sync.mail_out import send_anyway
-from helpdesk.sync.service import SyncService
 from helpdesk.sync.team import ActionResult, TeamService
 from helpdesk.themes.builtin import BUILTIN_THEMES, DEFAULT_THEME
 from helpdesk.themes.user_themes import load_user_themes
@@ -37,12 +38,16 @@ from helpdesk.tui.messages import (
     SyncProgress,
     TeamSynced,
 )
-from helpdesk.tui.screens.compose import ComposeScreen
 from helpdesk.tui.screens.help import HelpScreen
 from helpdesk.tui.screens.queue import QueueScreen
+from helpdesk.tui.screens.replying import ReplyingScreen
 from helpdesk.tui.screens.search import SearchScreen
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:  # imported by the first sync, in its worker, not at start
+    from helpdesk.sync.idle import IdleWatcher
+    from helpdesk.sync.service import SyncService
 
 SYNC_INTERVAL = 60.0  # seconds between mail polls: other folders, and a safety net for IDLE
 TEAM_SYNC_INTERVAL = 10.0  # seconds between pulls when no change was signalled
@@ -70,12 +75,17 @@ PALETTE_TITLES = {
             ("assign", "Assign to…"),
             ("close", "Close ticket"),
             ("reopen", "Reopen ticket"),
+            ("snooze", "Snooze…"),
+            ("spam", "Mark as spam"),
+            ("merge", "Merge into another ticket…"),
         )
     },
     "queue.claim": "Claim ticket",
     "queue.release": "Release ticket",
     "ticket.claim": "Claim ticket",
     "ticket.release": "Release ticket",
+    "ticket.split": "Split a message off into a new ticket…",
+    "ticket.survivor": "Open the ticket this one was merged into",
     "ticket.note": "Add internal note",
     "ticket.reply": "Reply",
     "ticket.reply_all": "Reply to all",
@@ -146,7 +156,7 @@ class HelpdeskApp(App[int]):
         self,
         ws: Workspace,
         *,
-        sync: SyncService | None = None,
+        sync: SyncService | Callable[[], SyncService] | None = None,
         team: TeamService | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sync_interval: float = SYNC_INTERVAL,
@@ -160,7 +170,17 @@ class HelpdeskApp(App[int]):
         self.keymap_overrides = keymap_from_settings(ws.settings, type(self))
         self.user_themes_dir = user_themes
         self.theme_problems: list[str] = []
-        self.sync = sync
+        # The sync service, or what makes it: built by the first sync, in its worker, so that
+        # the IMAP, SMTP and parsing code is imported after the first screen is up.
+        self.sync: SyncService | None = None
+        self._make_sync: Callable[[], SyncService] | None = None
+        if callable(sync):
+            self._make_sync = sync
+        else:
+            self.sync = sync
+        self.has_sync = sync is not None
+        self._sync_built = threading.Lock()
+        self._push_tried = False
         self.team = team if team is not None else TeamService(ws)
         self.clock = clock
         self.sync_interval = sync_interval
@@ -169,7 +189,7 @@ class HelpdeskApp(App[int]):
         self.sync_error = False
         self.team_state = "team: connecting…"
         self._acting = False
-        self.idle_watcher: IdleWatcher | None = None
+        self.idle_watcher: IdleWatcher | None = None  # started once the lease is ours
         self._sync_again = False  # IDLE reported mail while a sync was running
         self.push_state: dict[str, str] = {}  # accounts whose IDLE is in trouble
         self._synced_by: str | None = None  # the process holding the sync lease, if not us
@@ -181,6 +201,12 @@ class HelpdeskApp(App[int]):
         # Conflicts from earlier sessions were shown then: only new ones are news.
         last = self.team.conflicts()
         self._seen_conflicts = last[-1].pos if last else 0
+        # Tickets given to me and escalations of mine, from events after the app started.
+        self._news_since = clock()
+        self._news_seq = last_event_seq(ws.cache)
+        self._agent_names: dict[str, str] = {}
+        # Two team workers may finish together (an exclusive worker's thread runs on).
+        self._news_lock = threading.Lock()
 
     def on_mount(self) -> None:
         self._install_themes()
@@ -189,9 +215,7 @@ class HelpdeskApp(App[int]):
         # After the first screen is up: toasts raised before it would go to no screen.
         self.call_after_refresh(self._report_theme_problems)
         self._show_status()
-        if self.sync is not None:
-            if self.sync.lease.try_take():
-                self._start_push()  # before the first sync: nothing arrives unseen between
+        if self.has_sync:
             self.run_sync()
             self.set_interval(self.sync_interval, self._poll)
             self.set_interval(CACHE_WATCH, self._watch_cache)
@@ -253,8 +277,11 @@ class HelpdeskApp(App[int]):
                 yield command
 
     def _start_push(self) -> None:
-        """IDLE, once this app holds the cache's sync lease (its holder alone talks to IMAP)."""
+        """IDLE, once this app holds the cache's sync lease (its holder alone talks to IMAP).
+        Called from the sync worker's thread too: it touches no widget."""
         if self.idle_watcher is None:
+            from helpdesk.sync.idle import IdleWatcher
+
             # Messages, not call_from_thread: a watcher thread never waits for the app, so
             # a push that comes while the app is closing cannot hold up its exit.
             self.idle_watcher = IdleWatcher(
@@ -290,6 +317,8 @@ class HelpdeskApp(App[int]):
 
     def new_mail(self) -> None:
         """`m`: write to a customer first; the mail opens a ticket once it is sent."""
+        from helpdesk.tui.screens.compose import ComposeScreen
+
         self.push_screen(ComposeScreen(None, "new"), lambda _out_id: self.outbox_changed())
 
     def ticket_closed(self, number: int) -> None:
@@ -309,7 +338,7 @@ class HelpdeskApp(App[int]):
                     detail = self.ws.cache.ticket(screen.detail.summary.number)
                     if detail is not None:
                         screen.update_detail(detail)
-                elif isinstance(screen, ComposeScreen) and screen.number is not None:
+                elif isinstance(screen, ReplyingScreen) and screen.number is not None:
                     detail = self.ws.cache.ticket(screen.number)
                     if detail is not None:
                         screen.update_presence(detail.presence)
@@ -396,7 +425,7 @@ class HelpdeskApp(App[int]):
             self.team.gone(number)
 
     def _heartbeat(self) -> None:
-        if isinstance(self.screen, ComposeScreen):
+        if isinstance(self.screen, ReplyingScreen):
             if self.screen.number is not None:
                 self.presence(self.screen.number, here=True, kind=PresenceKind.REPLYING)
         elif isinstance(self.screen, TicketScreen):
@@ -406,7 +435,7 @@ class HelpdeskApp(App[int]):
 
     def action_sync_now(self) -> None:
         self.run_team_sync()
-        if self.sync is None:
+        if not self.has_sync:
             self.notify("No mail account is configured: see helpdesk.toml", severity="warning")
             return
         self.mail_changed()  # at once, or right after the sync under way
@@ -447,12 +476,26 @@ class HelpdeskApp(App[int]):
             if self.screen_stack:
                 self.run_sync()
 
+    def _service(self) -> SyncService:
+        """The sync service, built on first use (in a worker thread); the first use also
+        takes the cache's sync lease and, holding it, starts IDLE before the first sync, so
+        that nothing arrives unseen between the two."""
+        with self._sync_built:
+            if self.sync is None:
+                assert self._make_sync is not None
+                self.sync = self._make_sync()
+            if not self._push_tried:
+                self._push_tried = True
+                if self.sync.lease.try_take():
+                    self._start_push()
+            return self.sync
+
     @work(thread=True, exclusive=True, group="imap", exit_on_error=False)
     def run_sync(self) -> None:
-        assert self.sync is not None
+        service = self._service()
         worker = get_current_worker()
         self.post_message(SyncProgress("syncing…"))
-        report = self.sync.sync_once(
+        report = service.sync_once(
             progress=lambda p: self.post_message(
                 SyncProgress(f"syncing {p.folder} {p.done}/{p.total}")
             ),
@@ -471,6 +514,34 @@ class HelpdeskApp(App[int]):
         self.post_message(
             TeamSynced(report.online, report.pulled, report.pending, report.error, conflicts)
         )
+        # Also when this pull brought nothing: an action's own pull may have stored news.
+        news = self._team_news()
+        if news:
+            self.call_from_thread(self._show_news, news)
+
+    def _team_news(self) -> list[News]:
+        with self._news_lock:
+            if not self._agent_names:
+                # Colleagues' names, once: "assigned to you by Jana", not by an address.
+                with contextlib.suppress(Exception):  # offline again: addresses will do
+                    self._agent_names = {a.agent.email: a.agent.name for a in self.team.agents()}
+            news, self._news_seq = news_for(
+                self.ws.cache,
+                self.ws.agent,
+                after_seq=self._news_seq,
+                since=self._news_since,
+                now=self.clock(),
+                names=self._agent_names,
+            )
+            return news
+
+    def _show_news(self, news: list[News]) -> None:
+        if not self.screen_stack:
+            return  # closing
+        for item in news:
+            self.notify(item.text, title="Helpdesk", timeout=10, markup=False)
+        if self.ws.settings.app.bell:
+            self.bell()
 
     @work(thread=True, group="team-watch", exit_on_error=False)
     def watch_team(self) -> None:
@@ -593,6 +664,8 @@ class HelpdeskApp(App[int]):
     def send_held(self, out_id: str) -> None:
         """The agent saw why a reply was held and sends it all the same."""
         try:
+            from helpdesk.sync.mail_out import send_anyway
+
             send_anyway(self.ws, out_id)
         except Exception as exc:  # the reply stays held; the agent sees why
             self.call_from_thread(self.notify, f"not sent: {exc}", severity="error", markup=False)
@@ -620,7 +693,7 @@ class HelpdeskApp(App[int]):
         self._count_outbox()
         if self.outbox_state != before:
             self._show_status()
-        if self.sync is None or any(
+        if not self.has_sync or any(
             w.group == "mail-out" and not w.is_finished for w in self.workers
         ):
             return
@@ -630,9 +703,8 @@ class HelpdeskApp(App[int]):
 
     @work(thread=True, group="mail-out", exit_on_error=False)
     def run_mail_out(self) -> None:
-        assert self.sync is not None
         try:
-            report = self.sync.send_mail()
+            report = self._service().send_mail()
         except Exception as exc:  # shown, never lost in a worker
             self.post_message(MailOutDone(None, [safe_text(f"{type(exc).__name__}: {exc}")[:300]]))
             return

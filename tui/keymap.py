@@ -87,6 +87,8 @@ def check_keymap(settings: Settings, known: Mapping[str, BindingInfo]) -> list[C
 def keymap_from_settings(settings: Settings, app_class: type[DOMNode]) -> dict[str, str]:
     """Textual's keymap (id -> "key1,key2") for the settings; :class:`ConfigError` naming
     the file, line and key of every binding id the app does not have."""
+    if not settings.keymap:
+        return {}  # nothing to check: no need to import every screen at start
     known = collect_bindings(binding_classes(app_class))
     problems = check_keymap(settings, known)
     if problems:

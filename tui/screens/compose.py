@@ -28,7 +28,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Select, SelectionList, Static, TextArea
 from textual.widgets.text_area import Selection
 
@@ -51,7 +50,12 @@ from helpdesk.storage import drafts, outbox, outgoing
 from helpdesk.storage.attachments import StoredAttachment, list_attachments
 from helpdesk.storage.drafts import DraftAttachment, DraftRecord
 from helpdesk.storage.outgoing import Outgoing, OutState
-from helpdesk.storage.reply_context import ReplyContext, reply_context
+from helpdesk.storage.reply_context import (
+    ReplyContext,
+    answer_addresses,
+    bare_address,
+    reply_context,
+)
 from helpdesk.storage.reply_text import fill, signed, templates
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.mail_out import (
@@ -69,6 +73,7 @@ from helpdesk.tui.screens.compose_dialogs import (
     editor_command,
 )
 from helpdesk.tui.screens.picker import Confirm
+from helpdesk.tui.screens.replying import ReplyingScreen
 from helpdesk.tui.screens.template_picker import TemplatePicker
 from helpdesk.tui.widgets.address_suggester import CustomerSuggester
 
@@ -156,35 +161,12 @@ def new_signature(ws: Workspace) -> str:
     return with_signature("", fill_new(ws, sig).text) if sig else ""
 
 
-def _display(name: str, addr: str) -> str:
-    name = safe_text(name).replace("\n", " ").replace('"', "").strip()
-    return f"{name} <{addr}>" if name else addr
-
-
-def _bare(display: str) -> str:
-    if "<" in display and display.rstrip().endswith(">"):
-        display = display[display.rindex("<") + 1 : display.rindex(">")]
-    return display.strip().lower()
-
-
 def default_addresses(ws: Workspace, ctx: ReplyContext | None, kind: str) -> tuple[str, str]:
-    """To and Cc as the editor shows them first: the customer; for a reply to all also
-    everyone else on the customer's last mail but us."""
+    """To and Cc as the editor shows them first (`answer_addresses`)."""
     if ctx is None or kind == "forward":
         return "", ""
-    to = _display(ctx.customer_name, ctx.customer_email) if ctx.customer_email else ""
-    if kind != "reply_all" or ctx.parent is None:
-        return to, ""
-    ours = {a.lower() for a in ws.our_addresses()} | {ctx.customer_email.lower()}
-    seen: set[str] = set()
-    cc: list[str] = []
-    parent = ctx.parent
-    for display in (*parent.to, *parent.cc, parent.from_email):
-        bare = _bare(display)
-        if bare and bare not in ours and bare not in seen:
-            seen.add(bare)
-            cc.append(safe_text(display).replace("\n", " "))
-    return to, ", ".join(cc)
+    to, cc = answer_addresses(ctx, set(ws.our_addresses()), reply_all=kind == "reply_all")
+    return ", ".join(to), ", ".join(cc)
 
 
 def settle_drafts(ws: Workspace, ticket: int) -> None:
@@ -231,7 +213,9 @@ def _draft_from_raw(ws: Workspace, out: Outgoing) -> DraftRecord:
         if part is not None:
             with contextlib.suppress(LookupError, ValueError):
                 body = str(part.get_content())
-    shown = {_bare(a) for h in ("To", "Cc") for a in str(msg.get(h, "")).split(",") if a.strip()}
+    shown = {
+        bare_address(a) for h in ("To", "Cc") for a in str(msg.get(h, "")).split(",") if a.strip()
+    }
     return DraftRecord(
         id=str(uuid.uuid4()),
         ticket=out.ticket,
@@ -314,7 +298,7 @@ class NewMail:
 # -- the screen -------------------------------------------------------------------------------
 
 
-class ComposeScreen(Screen[str | None]):
+class ComposeScreen(ReplyingScreen):
     """Dismissed with the queued reply's outgoing id, or None when the agent left.
     `number` is None for a new ticket (kind "new")."""
 

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from helpdesk.core.ticket_query import QueryError, TicketQuery, parse_ticket_query
 from helpdesk.core.tickets import Queue
 from helpdesk.storage.ticket_filter import FilterContext
+from helpdesk.storage.ticket_pages import QueuePages
 from helpdesk.tui.actions import TicketActionKeys, ticket_action_bindings
 from helpdesk.tui.screens.ticket import TicketScreen
 from helpdesk.tui.widgets.status_bar import StatusBar
@@ -26,7 +27,6 @@ from helpdesk.tui.widgets.ticket_table import TicketTable
 if TYPE_CHECKING:
     from helpdesk.tui.app import HelpdeskApp
 
-PAGE = 500  # rows read from the cache at a time: a big mailbox stays as quick as a small one
 SIDEBAR_MIN_WIDTH = 100  # from this many columns the queues stand in a sidebar
 
 
@@ -277,13 +277,13 @@ class QueueScreen(TicketActionKeys, Screen[None]):
         self.query_one(QueueTabs).show(self.queues, self.queue, counts)
         self.query_one(QueueSidebar).show(self.queues, self.queue, counts)
         table = self.query_one(TicketTable)
-        shown = max(PAGE, len(table.tickets)) if keep_cursor else PAGE
         others = {}
         for p in cache.presence():
             if p.agent != agent:
                 others[p.ticket] = f"{p.agent.split('@')[0]} {p.kind}"
+        # The list reads only the rows it shows, a window at a time.
         table.show(
-            cache.list_tickets(current.base, agent, limit=shown, query=query, context=ctx),
+            QueuePages(cache, current.base, ctx, self.total, query),
             keep_cursor=keep_cursor,
             presence=others,
         )
@@ -294,10 +294,8 @@ class QueueScreen(TicketActionKeys, Screen[None]):
         label = self.current.label
         if self.filter_text:
             label = f"{label} · {self.filter_text}"
-        shown = len(table.tickets)
-        more = f" (first {shown})" if shown < self.total else ""
         marked = f" · {len(table.marked)} marked" if table.marked else ""
-        self.query_one(StatusBar).where = f"{label}: {self.total} tickets{more}{marked}"
+        self.query_one(StatusBar).where = f"{label}: {self.total} tickets{marked}"
 
     def on_ticket_table_marks_changed(self, _event: TicketTable.MarksChanged) -> None:
         self._update_where()
@@ -313,25 +311,9 @@ class QueueScreen(TicketActionKeys, Screen[None]):
     def targets_done(self) -> None:
         self.query_one(TicketTable).clear_marks()
 
-    def on_data_table_row_highlighted(self, event: TicketTable.RowHighlighted) -> None:
-        table = self.query_one(TicketTable)
-        if event.cursor_row >= len(table.tickets) - 20 and len(table.tickets) < self.total:
-            ws = self.hd.ws
-            table.append(
-                ws.cache.list_tickets(
-                    self.current.base,
-                    ws.agent,
-                    limit=PAGE,
-                    offset=len(table.tickets),
-                    query=self._effective(),
-                    context=self.context(),
-                )
-            )
-            self._update_where()
-
     # -- tickets ----------------------------------------------------------------------------
 
-    def on_data_table_row_selected(self, event: TicketTable.RowSelected) -> None:
+    def on_ticket_table_selected(self, event: TicketTable.Selected) -> None:
         self.action_open_ticket()
 
     def action_open_ticket(self) -> None:

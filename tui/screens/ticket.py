@@ -21,9 +21,8 @@ from helpdesk.storage.attachments import list_attachments
 from helpdesk.storage.customer_tickets import other_tickets
 from helpdesk.storage.outgoing import Outgoing, OutState
 from helpdesk.tui.actions import TicketActionKeys, ticket_action_bindings
+from helpdesk.tui.merge_flow import ask_split
 from helpdesk.tui.screens.attachment_picker import AttachmentPicker
-from helpdesk.tui.screens.compose import ComposeScreen, discard_reply, take_back
-from helpdesk.tui.screens.note import NoteEditor
 from helpdesk.tui.widgets.message_view import MessageView, fold_older
 from helpdesk.tui.widgets.note_view import NoteView
 from helpdesk.tui.widgets.outgoing_view import OutgoingView, SentReplyView, reply_authors
@@ -55,6 +54,8 @@ def _header(detail: TicketDetail, me: str) -> tuple[Text, Text]:
     meta = Text(
         f"{who}  ·  {s.status}  ·  {s.assignee or 'unassigned'}  ·  {s.message_count} message{'' if s.message_count == 1 else 's'}"
     )
+    if s.merged_into is not None:
+        meta.append(f"  ·  merged into #{s.merged_into} (J opens it)", style="bold")
     others = [p for p in detail.presence if p.agent != me]
     if others:
         meta.append(
@@ -138,6 +139,22 @@ class TicketScreen(TicketActionKeys, Screen[None]):
             show=False,
             id="ticket.side",
             tooltip="The customer's other tickets and the ticket's history",
+        ),
+        Binding(
+            "S",
+            "split",
+            "Split",
+            show=False,
+            id="ticket.split",
+            tooltip="Split one message off into a new ticket",
+        ),
+        Binding(
+            "J",
+            "survivor",
+            "Merged into",
+            show=False,
+            id="ticket.survivor",
+            tooltip="Open the ticket this one was merged into",
         ),
         Binding(
             "m",
@@ -259,10 +276,24 @@ class TicketScreen(TicketActionKeys, Screen[None]):
             if text:
                 self.hd.add_note(self.number, text)
 
+        from helpdesk.tui.screens.note import NoteEditor  # the editor loads when first used
+
         self.app.push_screen(NoteEditor(self.number), done)
 
     def action_compose(self, kind: str) -> None:
+        from helpdesk.tui.screens.compose import ComposeScreen
+
         self.app.push_screen(ComposeScreen(self.number, kind), self._composed)
+
+    def action_split(self) -> None:
+        ask_split(self.hd, self.detail)
+
+    def action_survivor(self) -> None:
+        survivor = self.detail.summary.merged_into
+        if survivor is None:
+            self.notify("This ticket is not merged into another")
+        else:
+            self.hd.open_ticket(survivor)
 
     def action_new_mail(self) -> None:
         self.hd.new_mail()
@@ -272,6 +303,8 @@ class TicketScreen(TicketActionKeys, Screen[None]):
         self.query_one(Conversation).focus()
 
     def on_outgoing_view_decision(self, event: OutgoingView.Decision) -> None:
+        from helpdesk.tui.screens.compose import ComposeScreen, discard_reply, take_back
+
         ws = self.hd.ws
         if event.choice == "send":
             self.hd.send_held(event.out_id)

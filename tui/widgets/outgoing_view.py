@@ -21,8 +21,7 @@ from textual.widgets import Static
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.team import EventKind
 from helpdesk.core.tickets import ConversationMessage, EventView
-from helpdesk.storage.outgoing import Outgoing, OutState
-from helpdesk.sync.mail_out import state_label
+from helpdesk.storage.outgoing import Outgoing, OutState, state_label
 from helpdesk.tui.widgets.message_view import MessageView
 
 __all__ = ["OutgoingView", "SentReplyView", "reply_authors"]

@@ -20,6 +20,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from helpdesk.core.sanitize import safe_text
+from helpdesk.core.snooze_time import WOKE_BY_CUSTOMER, format_until
 from helpdesk.core.team import EventKind
 from helpdesk.core.tickets import EventView, TicketDetail, TicketSummary, age
 
@@ -37,19 +38,54 @@ def describe_event(e: EventView) -> str:
             return "replied to the customer"
         case EventKind.SKIPPED:
             return "skipped it"
+        case EventKind.MERGED:
+            return f"merged #{e.old} into #{e.new}"
+        case EventKind.SPLIT:
+            return f"split a message of #{e.old} off into #{e.new}"
+        case EventKind.SPAM_SENDER if e.new:
+            return f"remembered {e.new} as a spam sender"
+        case EventKind.SPAM_SENDER:
+            return f"forgot {e.old} as a spam sender"
+        case EventKind.AUTO_CLOSED:
+            return "closed it: the customer did not answer in time"
         case EventKind.FIELD if e.old:
             return f"changed {e.field} from {e.old!r} to {e.new!r}"
         case EventKind.FIELD if not e.new:
             return f"cleared {e.field}"
+        case EventKind.SNOOZED:
+            return _snoozed(e.new)
+        case EventKind.WOKE if e.new == WOKE_BY_CUSTOMER:
+            return "woke it: the customer wrote"
+        case EventKind.WOKE:
+            return "woke it: time is up"
+        case EventKind.ESCALATED if e.field == "breached":
+            return f"escalated it: breached the SLA (due {_team_time(e.new)})"
+        case EventKind.ESCALATED:
+            return f"escalated it: due soon ({_team_time(e.new)})"
     return e.describe()
+
+
+def _team_time(iso: str | None) -> str:
+    try:
+        return format_until(datetime.fromisoformat(iso or ""))
+    except ValueError:
+        return _one_line(iso)
+
+
+def _snoozed(until: str | None) -> str:
+    """The time as the event holds it: in the team's zone, whoever reads it."""
+    if not until:
+        return "took the snooze off"
+    return f"snoozed it until {_team_time(until)}"
 
 
 def _actor(actor: str) -> str:
     return _one_line(actor.split("@")[0] if "@" in actor else actor) or "someone"
 
 
-def history_text(history: Sequence[EventView], now: datetime) -> Text:
-    """Newest first: an agent looks for what happened last."""
+def history_text(history: Sequence[EventView], now: datetime, number: int | None = None) -> Text:
+    """Newest first: an agent looks for what happened last. Events of tickets merged into
+    ticket `number` say which ticket they happened on."""
     out = Text()
     if not history:
         out.append("nothing yet", style="italic")
@@ -59,6 +95,8 @@ def history_text(history: Sequence[EventView], now: datetime) -> Text:
             out.append("\n")
         out.append(f"{e.at:%m-%d %H:%M} ", style="dim")
         out.append(f"{age(e.at, now):>4} ", style="dim")
+        if number is not None and e.ticket is not None and e.ticket != number:
+            out.append(f"#{e.ticket}: ", style="dim")
         out.append(_actor(e.actor), style="bold")
         out.append(" " + _one_line(describe_event(e)))
     return out
@@ -119,7 +157,10 @@ class TicketSide(Vertical):
         yield Static(Text("no other tickets"), classes="side-empty", id="side-none")
         yield Static(Text("History"), classes="side-title")
         with VerticalScroll(id="side-history-scroll"):
-            yield Static(history_text(self.detail.history, self.now()), id="side-history")
+            yield Static(
+                history_text(self.detail.history, self.now(), self.detail.summary.number),
+                id="side-history",
+            )
 
     def on_mount(self) -> None:
         self._show_empty()
@@ -147,7 +188,9 @@ class TicketSide(Vertical):
         if highlighted is not None and others:
             options.highlighted = min(highlighted, len(others) - 1)
         self._show_empty()
-        self.query_one("#side-history", Static).update(history_text(detail.history, self.now()))
+        self.query_one("#side-history", Static).update(
+            history_text(detail.history, self.now(), detail.summary.number)
+        )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

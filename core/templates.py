@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from helpdesk.core.fuzzy import fold_for_match, match_score
 
@@ -72,6 +72,9 @@ KNOWN_VARIABLES: Mapping[str, str] = {
     "team.name": "the team's name",
     "order.number": "the order number found in the subject (the team's order_pattern)",
     "today": "today's date, like 2026-11-20",
+    "hours.next_opening": "when the team is next open, like 2026-11-23 08:00 (automatic replies)",
+    "hours.next_opening_date": "the date of the next opening, like 2026-11-23",
+    "hours.next_opening_time": "the time of the next opening, like 08:00",
 }
 
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
@@ -157,6 +160,7 @@ def variables_for(
     team: str,
     order_pattern: str | None,
     today: date,
+    next_opening: datetime | None = None,
 ) -> dict[str, str]:
     """The values of :data:`KNOWN_VARIABLES` for one reply; a value not known is left out,
     so that its variable stays visible instead of becoming ""."""
@@ -177,6 +181,10 @@ def variables_for(
         "team.name": _clean_value(team),
         "today": today.isoformat(),
     }
+    if next_opening is not None:  # in the team's zone: what the customer is told
+        values["hours.next_opening"] = f"{next_opening:%Y-%m-%d %H:%M}"
+        values["hours.next_opening_date"] = f"{next_opening:%Y-%m-%d}"
+        values["hours.next_opening_time"] = f"{next_opening:%H:%M}"
     if order_pattern:
         m = re.search(order_pattern, clean_subject, re.IGNORECASE)
         if m is not None and m.groups() and m.group(1):

@@ -26,7 +26,9 @@ from helpdesk.core.loop_guard import auto_reply_headers
 from helpdesk.core.templates import VARIABLE, combined_signature, render, variables_for
 from helpdesk.core.templates import with_signature as add_signature
 from helpdesk.storage import outgoing
+from helpdesk.storage.db import as_utc
 from helpdesk.storage.reply_text import find_template, templates
+from helpdesk.storage.snooze import snooze_calendar
 from helpdesk.storage.team_models import AutoMail
 from helpdesk.storage.workspace import Workspace
 from helpdesk.sync.faults import describe_fault
@@ -117,6 +119,13 @@ def _message_id(ws: Workspace, row: Any) -> str:
     return make_message_id(team_secret(ws), row.ticket, domain, nonce=nonce)
 
 
+def next_opening_after(ws: Workspace, at: datetime) -> datetime:
+    """When the team is next open after the mail came (`at` itself while open), in the
+    team's zone: what an out-of-hours reply promises."""
+    zone, calendar = snooze_calendar(ws.settings.workflow)
+    return (calendar.next_opening(at) if calendar is not None else at).astimezone(zone)
+
+
 def _build(ws: Workspace, row: Any, message_id: str) -> Draft:
     template = find_template(ws, row.template)
     if template is None:
@@ -132,6 +141,7 @@ def _build(ws: Workspace, row: Any, message_id: str) -> Draft:
         team=settings.team.name,
         order_pattern=settings.reply.order_pattern,
         today=datetime.now(UTC).date(),
+        next_opening=next_opening_after(ws, as_utc(row.created_at) or datetime.now(UTC)),
     )
     tag = subject_tag(settings.team.subject_tag, row.ticket)
     if template.subject:

@@ -7,9 +7,10 @@ import email
 import email.policy
 import itertools
 import os
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from helpdesk.core.tickets import Queue
 from helpdesk.storage.locations import load_settings
 from helpdesk.storage.lock_table import LockTable
 from helpdesk.storage.workspace import Workspace, open_workspace
+from helpdesk.sync.auto_mail import next_opening_after
 from helpdesk.sync.service import SyncService
 from helpdesk.sync.team import TeamService
 
@@ -51,7 +53,7 @@ name = "out of hours"
 subject = "We are closed now"
 body = """
 Thank you for your message. We are closed now and answer on the next working day
-from 8:00 (UTC).
+from 8:00 (UTC): {{ hours.next_opening }}.
 """
 '''
 
@@ -240,8 +242,27 @@ def test_out_of_hours_reply_at_a_fixed_clock(
     assert str(by_rcpt["ada@customer.example"]["Subject"]) == f"We are closed now [#{night}]"
     closed = by_rcpt["ada@customer.example"].get_body(("plain",))
     assert closed is not None and "next working day" in closed.get_content()
+    # When the answer will come: the next opening after the reply was decided.
+    promised = re.search(r"\(UTC\): (\d{4}-\d\d-\d\d \d\d:\d\d)\.", closed.get_content())
+    assert promised is not None
+    when = datetime.strptime(promised.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    assert when >= datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    assert when.weekday() < 5 and time(8) <= when.time() < time(17)
     assert f"[#{day}]" in str(by_rcpt["bob@customer.example"]["Subject"])
     assert "closed" not in str(by_rcpt["bob@customer.example"]["Subject"])
+
+
+def test_the_next_opening_follows_the_business_hours(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    ws = _open(_config(tmp_path, imap_account, smtp_server, ACK_AND_HOURS))
+    sunday_night = datetime(2026, 1, 4, 3, 0, tzinfo=UTC)
+    assert next_opening_after(ws, sunday_night) == datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    friday_evening = datetime(2026, 1, 9, 17, 30, tzinfo=UTC)
+    assert next_opening_after(ws, friday_evening) == datetime(2026, 1, 12, 8, 0, tzinfo=UTC)
+    open_now = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    assert next_opening_after(ws, open_now) == open_now
+    ws.close()
 
 
 def test_no_automatic_reply_to_an_auto_reply_a_bounce_or_a_list(

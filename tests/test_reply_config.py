@@ -198,6 +198,9 @@ def test_template_errors_name_template_key_and_line() -> None:
                 "team.name",
                 "order.number",
                 "today",
+                "hours.next_opening",
+                "hours.next_opening_date",
+                "hours.next_opening_time",
             ]
         ),
         f'{SOURCE}:17: templates[2].language: in template "Second"; expected a language code like "cs" or "en-GB", got "Czech"',

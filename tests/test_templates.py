@@ -4,7 +4,7 @@ picker's ranking, template files, signatures."""
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,7 @@ def values(**changes: object) -> dict[str, str]:
         "team": "Podpora",
         "order_pattern": r"order\s*#?(\d{6,})",
         "today": date(2026, 11, 20),
+        "next_opening": datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
     }
     base.update(changes)
     return variables_for(**base)  # type: ignore[arg-type]
@@ -50,7 +51,8 @@ def test_every_known_variable_is_filled() -> None:
     assert got.missing == () and got.spans == ()
     assert got.text == (
         "Ada Lovelace | Ada | ada@example.com | 1234 | Order 123456 is late | Jana Novák | "
-        "Jana | jana@example.com | Podpora | 123456 | 2026-11-20"
+        "Jana | jana@example.com | Podpora | 123456 | 2026-11-20 | 2026-11-23 08:00 | "
+        "2026-11-23 | 08:00"
     )
 
 

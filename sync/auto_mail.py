@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import re
 import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +26,9 @@ from helpdesk.core.identity import make_message_id, subject_tag
 from helpdesk.core.loop_guard import auto_reply_headers
 from helpdesk.core.templates import VARIABLE, combined_signature, render, variables_for
 from helpdesk.core.templates import with_signature as add_signature
-from helpdesk.storage import outgoing
+from helpdesk.storage import outbox, outgoing
 from helpdesk.storage.db import as_utc
+from helpdesk.storage.reply_context import reply_context
 from helpdesk.storage.reply_text import find_template, templates
 from helpdesk.storage.snooze import snooze_calendar
 from helpdesk.storage.team_models import AutoMail
@@ -35,6 +37,8 @@ from helpdesk.sync.faults import describe_fault
 from helpdesk.sync.mail_out import ReplyError, queue_automatic, sending_account, team_secret
 
 __all__ = ["AutoMailReport", "claim_pending", "holder_of", "queue_auto_mail"]
+
+_CACHE_ID = "cache_id"  # cache_meta key: this cache's own id, for claims in the team store
 
 _auto = AutoMail.__table__
 _BATCH = 50
@@ -55,8 +59,20 @@ class AutoMailReport:
 
 
 def holder_of(ws: Workspace) -> str:
-    """Who claims: this machine's cache (its lease holder is the only sender for it)."""
-    return f"{socket.gethostname()}:{ws.cache.path}"[:500]
+    """Who claims: this cache (its lease holder is the only sender for it), by an id made
+    once for it. Host name and path alone are not enough: containers made from one image
+    share both, and two caches taking each other's claims for their own would send twice."""
+    with ws.cache.engine.connect() as conn:
+        cache_id = outbox.meta_get(conn, _CACHE_ID)
+    if not cache_id:
+        made = uuid.uuid4().hex
+        with ws.cache.writer.begin() as conn:
+            # Another process of this cache may have made one a moment ago: the first stays.
+            cache_id = outbox.meta_get(conn, _CACHE_ID)
+            if not cache_id:
+                outbox.meta_set(conn, _CACHE_ID, made)
+                cache_id = made
+    return f"{socket.gethostname()}:{cache_id}"[:500]
 
 
 def claim_pending(ws: Workspace, holder: str, *, limit: int = _BATCH) -> list[Any]:
@@ -112,7 +128,7 @@ def _out_id(row_id: int) -> str:
 
 
 def _message_id(ws: Workspace, row: Any) -> str:
-    account = sending_account(ws)
+    account = sending_account(ws, reply_context(ws.cache, row.ticket))
     domain = account.address.rpartition("@")[2] or "helpdesk.invalid"
     # The nonce comes from the team row: rebuilt after a crash, the message keeps its id.
     nonce = hashlib.sha256(f"auto-mail:{row.id}".encode()).hexdigest()[:16]

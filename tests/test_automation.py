@@ -17,14 +17,16 @@ from pathlib import Path
 import pytest
 from mailbuild import message
 from servers import ImapAccount, ReceivedMail, SmtpServer
+from sqlalchemy import insert, select
 
 from helpdesk.cli.commands import detail_json
 from helpdesk.core.config import ConfigError, parse_config, with_agent
 from helpdesk.core.tickets import Queue
 from helpdesk.storage.locations import load_settings
 from helpdesk.storage.lock_table import LockTable
+from helpdesk.storage.team_models import AutoMail
 from helpdesk.storage.workspace import Workspace, open_workspace
-from helpdesk.sync.auto_mail import next_opening_after
+from helpdesk.sync.auto_mail import claim_pending, holder_of, next_opening_after
 from helpdesk.sync.service import SyncService
 from helpdesk.sync.team import TeamService
 
@@ -485,3 +487,50 @@ def test_a_machine_without_the_template_leaves_the_reply_to_one_that_has_it(
     _round(service)
     (mail,) = smtp_server.messages
     assert mail.rcpt_tos == ["jan@customer.example"]
+
+
+def test_a_cache_claims_automatic_mail_under_an_id_of_its_own(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    """Not its host and path: two containers made from one image share both."""
+    config = _config(tmp_path / "a", imap_account, smtp_server, ACK)
+    ws = _open(config)
+    first = holder_of(ws)
+    assert holder_of(ws) == first and str(ws.cache.path) not in first
+    ws.close()
+    again = _open(config)
+    assert holder_of(again) == first  # kept in the cache: a restart keeps its claims
+    again.close()
+    other = _open(_config(tmp_path / "b", imap_account, smtp_server, ACK))
+    assert holder_of(other) != first
+    other.close()
+
+
+def test_a_cache_without_the_template_leaves_the_row_to_another(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    ws = _open(_config(tmp_path, imap_account, smtp_server, ACK))
+    now = datetime.now(UTC)
+    row = {
+        "ticket": 1,
+        "recipient": "ada@customer.example",
+        "reason": "acknowledge",
+        "reply_to_id": "m1@customer.example",
+        "state": "pending",
+        "created_at": now,
+    }
+    with ws.team.write() as conn:
+        conn.execute(
+            insert(AutoMail.__table__),
+            [{**row, "template": "only on the service"}, {**row, "template": "acknowledgement"}],
+        )
+    claimed = claim_pending(ws, holder_of(ws))
+    assert [r.template for r in claimed] == ["acknowledgement"]
+    with ws.team.engine.connect() as conn:
+        left = conn.execute(
+            select(AutoMail.__table__.c.state).where(
+                AutoMail.__table__.c.template == "only on the service"
+            )
+        ).scalar_one()
+    assert left == "pending"
+    ws.close()

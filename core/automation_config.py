@@ -12,6 +12,13 @@ Example::
     [automation.acknowledge_by_address]      # by the address the customer wrote to
     "sales@example.com" = "sales acknowledgement"
 
+    [automation.acknowledge_by_language]     # by the language the customer wrote in
+    cs = "potvrzení"
+    [automation.out_of_hours_by_language]
+    cs = "mimo pracovní dobu"
+
+An address's own acknowledgement comes first, then the language's, then the general one.
+
 Template names are those of ``[[templates]]`` or the templates folder; a name that no template
 has is reported when the mail is about to be built (the folder is read then, not here).
 """
@@ -24,6 +31,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .language_guess import LANGUAGES, primary_subtag
 from .loop_guard import AutoReplyLimits
 
 if TYPE_CHECKING:
@@ -34,7 +42,9 @@ __all__ = ["AUTOMATION_KEYS", "DEFAULT_AUTOMATION", "AutomationSettings", "read_
 AUTOMATION_KEYS = (
     "acknowledge",
     "acknowledge_by_address",
+    "acknowledge_by_language",
     "out_of_hours",
+    "out_of_hours_by_language",
     "per_sender_per_day",
     "per_ticket",
 )
@@ -47,23 +57,60 @@ class AutomationSettings:
     out_of_hours: str | None = None  # template name
     # lower-cased address the customer wrote to -> template name
     acknowledge_by_address: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # language code ("cs") -> template name
+    acknowledge_by_language: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    out_of_hours_by_language: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     limits: AutoReplyLimits = field(default_factory=AutoReplyLimits)
 
     @property
     def sends_anything(self) -> bool:
-        return bool(self.acknowledge or self.out_of_hours or self.acknowledge_by_address)
+        return bool(
+            self.acknowledge
+            or self.out_of_hours
+            or self.acknowledge_by_address
+            or self.acknowledge_by_language
+            or self.out_of_hours_by_language
+        )
 
-    def acknowledgement_for(self, recipients: list[str]) -> str | None:
+    @property
+    def answers_out_of_hours(self) -> bool:
+        return bool(self.out_of_hours or self.out_of_hours_by_language)
+
+    def acknowledgement_for(self, recipients: list[str], language: str | None = None) -> str | None:
         """The acknowledgement template for mail to these addresses (the first address with
-        its own template wins), else the general one."""
+        its own template wins), else the one of the customer's language, else the general one."""
         for address in recipients:
             found = self.acknowledge_by_address.get(address.lower())
             if found:
                 return found
-        return self.acknowledge
+        return self.acknowledge_by_language.get(language or "") or self.acknowledge
+
+    def out_of_hours_for(self, language: str | None = None) -> str | None:
+        return self.out_of_hours_by_language.get(language or "") or self.out_of_hours
 
 
 DEFAULT_AUTOMATION = AutomationSettings()
+
+
+def _by_language(r: _Reader, t: Mapping[str, Any], sub: tuple[str, ...]) -> Mapping[str, str]:
+    found: dict[str, str] = {}
+    raw: Any = t.get(sub[-1], {})
+    if not isinstance(raw, dict):
+        r.problem(sub, 'a table of language = "template name", like cs = "potvrzení"', raw)
+        return MappingProxyType(found)
+    for language, name in raw.items():
+        code = primary_subtag(language)
+        if code not in LANGUAGES or code != language.strip().lower():
+            r.problem((*sub, language), f"a language code, one of {', '.join(LANGUAGES)}", language)
+            continue
+        checked = _template_name(name)
+        if not checked:
+            r.problem((*sub, language), "a template name", name)
+            continue
+        found[code] = checked
+    return MappingProxyType(found)
 
 
 def _template_name(value: object) -> str | None:
@@ -121,6 +168,8 @@ def read_automation(r: _Reader, value: object) -> AutomationSettings:
         acknowledge=ack or None,
         out_of_hours=ooh or None,
         acknowledge_by_address=MappingProxyType(by_address),
+        acknowledge_by_language=_by_language(r, t, (*path, "acknowledge_by_language")),
+        out_of_hours_by_language=_by_language(r, t, (*path, "out_of_hours_by_language")),
         limits=AutoReplyLimits(
             per_sender_per_day=defaults.per_sender_per_day if per_sender is None else per_sender,
             per_ticket=defaults.per_ticket if per_ticket is None else per_ticket,

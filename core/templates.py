@@ -18,6 +18,7 @@ from datetime import date, datetime
 from helpdesk.core.fuzzy import fold_for_match, match_score
 
 from .compose import strip_subject_prefixes
+from .language_guess import primary_subtag
 from .sanitize import safe_text
 
 __all__ = [
@@ -207,7 +208,7 @@ def fuzzy_rank(query: str, templates: Sequence[Template], language: str = "") ->
     def language_rank(t: Template) -> int:
         if not language:
             return 0
-        if t.language == language:
+        if t.language == language or primary_subtag(t.language) == primary_subtag(language):
             return 0
         return 1 if not t.language else 2
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from helpdesk.core.automation_config import DEFAULT_AUTOMATION, AutomationSettings
+from helpdesk.core.language_guess import guess_language
 from helpdesk.core.loop_guard import AutoReplyHistory, may_auto_reply
 from helpdesk.core.message import ParsedMessage
 from helpdesk.core.rules import (
@@ -280,9 +281,11 @@ class Automation:
         if not new:
             return None
         s = self.settings
-        if s.out_of_hours and not self.sla.calendar(department).is_open(reg.date):
-            return _Reply(s.out_of_hours, AutoReason.OUT_OF_HOURS)
-        ack = s.acknowledgement_for([a.email for a in (*reg.to, *reg.cc) if a.email])
+        language = _language(reg)
+        if s.answers_out_of_hours and not self.sla.calendar(department).is_open(reg.date):
+            template = s.out_of_hours_for(language)
+            return _Reply(template, AutoReason.OUT_OF_HOURS) if template else None
+        ack = s.acknowledgement_for([a.email for a in (*reg.to, *reg.cc) if a.email], language)
         return _Reply(ack, AutoReason.ACKNOWLEDGE) if ack else None
 
     def _maybe_queue_reply(
@@ -364,6 +367,12 @@ class Automation:
                 "recorded_at": datetime.now(UTC),
             },
         )
+
+
+def _language(reg: Registration) -> str | None:
+    """The customer's language: their mail's Content-Language, else a guess from its text."""
+    declared = _headers(reg.headers).get("content-language", ())
+    return guess_language(f"{reg.subject}\n{reg.body}", declared[0] if declared else None)
 
 
 def _headers(found: Mapping[str, Sequence[str]] | None) -> Mapping[str, Sequence[str]]:

@@ -534,3 +534,49 @@ def test_a_cache_without_the_template_leaves_the_row_to_another(
         ).scalar_one()
     assert left == "pending"
     ws.close()
+
+
+ACK_BY_LANGUAGE = """
+[automation]
+acknowledge = "acknowledgement"
+
+[automation.acknowledge_by_language]
+cs = "potvrzení"
+
+[[templates]]
+name = "potvrzení"
+language = "cs"
+subject = "Potvrzení přijetí"
+body = "Dobrý den, vaši zprávu evidujeme pod číslem {{ ticket.number }}."
+"""
+
+
+def test_the_acknowledgement_in_the_customers_language(
+    tmp_path: Path, imap_account: ImapAccount, smtp_server: SmtpServer
+) -> None:
+    ws = _open(_config(tmp_path, imap_account, smtp_server, ACK_BY_LANGUAGE))
+    imap_account.append("INBOX", _mail("Jan <jan@customer.example>", "Objednávka"))  # Czech body
+    english = message(
+        f"en-{os.getpid()}@customer.example",
+        sender="Ann <ann@customer.example>",
+        subject="My order",
+        body="Hello, I have not received my order yet. Could you please check? Thanks\n",
+        date=IN_HOURS,
+    )
+    imap_account.append("INBOX", english)
+    _round(ws)
+    by_rcpt = {m.rcpt_tos[0]: _parsed(m) for m in smtp_server.messages}
+    czech = _ticket_of(ws, "Objednávka")
+    assert str(by_rcpt["jan@customer.example"]["Subject"]) == f"Potvrzení přijetí [#{czech}]"
+    body = by_rcpt["ann@customer.example"].get_body(("plain",))
+    assert body is not None and "will answer soon" in body.get_content()
+    ws.close()
+
+
+def test_a_language_that_is_not_a_code_is_a_config_error() -> None:
+    text = '[automation.acknowledge_by_language]\nczech = "potvrzení"\nen = 3\n'
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "helpdesk.toml", default_agent=("A", "a@example.com"))
+    shown = str(info.value)
+    assert "automation.acknowledge_by_language.czech: expected a language code" in shown
+    assert "automation.acknowledge_by_language.en: expected a template name" in shown

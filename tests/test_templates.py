@@ -132,6 +132,12 @@ def test_fuzzy_best_first() -> None:
     assert names(fuzzy_rank("oh", TEMPLATES))[0] == "Opening hours"  # two word starts
 
 
+def test_fuzzy_prefers_the_language_by_its_primary_subtag() -> None:
+    found = [Template("Refund", "en-GB", body="x"), Template("Vrácení", "cs", body="x")]
+    assert names(fuzzy_rank("", found, language="en")) == ["Refund", "Vrácení"]
+    assert names(fuzzy_rank("", found, language="cs-CZ")) == ["Vrácení", "Refund"]
+
+
 def test_fuzzy_prefers_the_language() -> None:
     ranked = names(fuzzy_rank("o", TEMPLATES, language="cs"))
     assert ranked[:2] == ["Objednávka odeslána", "Odpověď na reklamaci"]

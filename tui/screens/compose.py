@@ -33,6 +33,7 @@ from textual.widgets.text_area import Selection
 
 from helpdesk.core.compose import forward_subject, parse_address_list, quote, reply_subject
 from helpdesk.core.identity import subject_tag
+from helpdesk.core.language_guess import guess_language
 from helpdesk.core.sanitize import safe_text
 from helpdesk.core.team import PresenceKind
 from helpdesk.core.templates import (
@@ -659,7 +660,12 @@ class ComposeScreen(ReplyingScreen):
 
     def action_template(self) -> None:
         found, problems = templates(self.ws)
-        self.app.push_screen(TemplatePicker(found, problems), self._insert_template)
+        # Templates in the customer's language first.
+        parent = self.ctx.parent if self.ctx is not None else None
+        language = guess_language(f"{parent.subject}\n{parent.text}") if parent else None
+        self.app.push_screen(
+            TemplatePicker(found, problems, language=language or ""), self._insert_template
+        )
 
     def _fill(self, text: str) -> Rendered:
         if self.number is not None:

@@ -287,6 +287,7 @@ class BusinessCalendar:
     __slots__ = (
         "_clean_cache",
         "_day_cache",
+        "_granted_cache",
         "_plain",
         "_transitions",
         "_week_us",
@@ -316,6 +317,7 @@ class BusinessCalendar:
         self._clean_cache: dict[date, bool] = {}
         self._year_cache: dict[int, list[int]] = {}
         self._transitions: list[int] = []
+        self._granted_cache: dict[tuple[datetime, int, float], int] = {}
 
     @classmethod
     def always_open(cls, zone: tzinfo = UTC) -> BusinessCalendar:
@@ -453,6 +455,21 @@ class BusinessCalendar:
         """``start`` plus a business duration: its days first, then its seconds."""
         moment = self.add_business_days(start, duration.days)
         return self.add_business_time(moment, duration.seconds)
+
+    def granted_us(self, start: datetime, duration: BusinessDuration) -> int:
+        """The business microseconds ``duration`` grants from ``start``: its days are worth
+        what lies between ``start`` and the same time that many working days later."""
+        key = (start, duration.days, duration.seconds)
+        found = self._granted_cache.get(key)
+        if found is None:
+            # A ticket's clock is replayed whenever the ticket is touched, from the same
+            # starts: remembering them spares the day walk every time after the first.
+            end = self.add(start, duration)
+            found = round(self.business_seconds_between(start, end) * 1e6)
+            if len(self._granted_cache) > 65_536:
+                self._granted_cache.clear()
+            self._granted_cache[key] = found
+        return found
 
     # ---- the day-by-day machinery -----------------------------------------------------------
 

@@ -37,6 +37,7 @@ __all__ = [
     "TicketEventKind",
     "compute_sla",
     "describe_due",
+    "sla_due",
     "sla_state",
 ]
 
@@ -141,8 +142,149 @@ class _Cycle:
 def _allowed_us(calendar: BusinessCalendar, start: datetime, target: BusinessDuration) -> int:
     # Business days depend on where the cycle starts; in seconds they become fixed there.
     if target.days:
-        return round(calendar.business_seconds_between(start, calendar.add(start, target)) * 1e6)
+        return calendar.granted_us(start, target)
     return round(target.seconds * 1e6)
+
+
+class _Replay:
+    """A ticket's history replayed up to ``now``: the cycles as they stand, and the clock."""
+
+    __slots__ = ("calendar", "clock", "first", "nexts", "now", "resolution", "status")
+
+    def __init__(
+        self,
+        created: datetime,
+        events: Iterable[TicketEvent],
+        targets: SlaTargets,
+        calendar: BusinessCalendar,
+        now: datetime,
+        initial: StatusKind,
+    ) -> None:
+        self.calendar = calendar
+        self.now = now
+        # Plain tuples, not new TicketEvents: this runs for every ticket a sync touches.
+        history = sorted(
+            (
+                (created if created > e.at else e.at, e.kind, e.status)
+                for e in events
+                if e.at <= now
+            ),
+            key=_first,
+        )
+        status = initial
+        clock = 0  # running business µs since creation
+        moment = created
+        first = (
+            _Cycle(Target.FIRST_RESPONSE, created, 0, _allowed_us(calendar, created, t))
+            if (t := targets.first_response)
+            else None
+        )
+        resolution = (
+            _Cycle(Target.RESOLUTION, created, 0, _allowed_us(calendar, created, t))
+            if (t := targets.resolution)
+            else None
+        )
+        nexts: list[_Cycle] = []
+        replied = False
+        next_target = targets.next_response
+
+        def advance(to: datetime) -> None:
+            nonlocal clock, moment
+            if status is StatusKind.OPEN and to > moment:
+                run = round(calendar.business_seconds_between(moment, to) * 1e6)
+                for cycle in (first, resolution, *nexts):
+                    if cycle is None or cycle.ended is not None:
+                        continue
+                    left = cycle.allowed - (clock - cycle.start_clock)
+                    if cycle.due is None and left <= run:
+                        cycle.due = calendar.add_business_time(moment, max(left, 0) / 1e6)
+                clock += run
+            if to > moment:
+                moment = to
+
+        def end(cycle: _Cycle | None, at: datetime) -> None:
+            if cycle is not None and cycle.ended is None:
+                cycle.ended = at
+                cycle.ended_at_clock = clock
+
+        for at, kind, new_status in history:
+            advance(at)
+            if kind is TicketEventKind.OUR_REPLY:
+                replied = True
+                end(first, at)
+                if nexts:
+                    end(nexts[-1], at)
+            elif kind is TicketEventKind.CUSTOMER_MESSAGE:
+                waiting = nexts and nexts[-1].ended is None
+                if replied and not waiting and next_target:
+                    allowed = _allowed_us(calendar, at, next_target)
+                    nexts.append(_Cycle(Target.NEXT_RESPONSE, at, clock, allowed))
+            elif new_status is not None:
+                if new_status is StatusKind.CLOSED:
+                    end(resolution, at)
+                elif status is StatusKind.CLOSED and resolution is not None:
+                    resolution.ended = None  # reopened: the resolution clock goes on
+                    resolution.ended_at_clock = None
+                status = new_status
+        advance(now)
+        self.first = first
+        self.resolution = resolution
+        self.nexts = nexts
+        self.status = status
+        self.clock = clock
+
+    def report(self, cycle: _Cycle | None) -> SlaCycle | None:
+        if cycle is None:
+            return None
+        now, status = self.now, self.status
+        if cycle.ended is not None:
+            assert cycle.ended_at_clock is not None
+            elapsed = cycle.ended_at_clock - cycle.start_clock
+            late = cycle.due is not None and cycle.ended > cycle.due
+            state = CycleState.BREACHED if late else CycleState.MET
+            due = cycle.due
+        else:
+            elapsed = self.clock - cycle.start_clock
+            due = cycle.due
+            if due is not None and now > due:
+                state = CycleState.BREACHED
+            elif status is StatusKind.OPEN:
+                state = CycleState.RUNNING
+                if due is None:
+                    due = self.calendar.add_business_time(now, (cycle.allowed - elapsed) / 1e6)
+            elif status is StatusKind.WAITING or cycle.target is Target.RESOLUTION:
+                state = CycleState.PAUSED
+            else:
+                state = CycleState.STOPPED
+        return SlaCycle(
+            target=cycle.target,
+            started=cycle.started,
+            allowed=cycle.allowed / 1e6,
+            elapsed=elapsed / 1e6,
+            due=due,
+            ended=cycle.ended,
+            state=state,
+        )
+
+    def due(self) -> datetime | None:
+        """What ``SlaReport.due`` gives, without building the report."""
+        if self.status is not StatusKind.OPEN:
+            return None
+        found: datetime | None = None
+        for cycle in (self.first, *self.nexts, self.resolution):
+            if cycle is None or cycle.ended is not None:
+                continue
+            due = cycle.due
+            if due is None:
+                elapsed = self.clock - cycle.start_clock
+                due = self.calendar.add_business_time(self.now, (cycle.allowed - elapsed) / 1e6)
+            if found is None or due < found:
+                found = due
+        return found
+
+
+def _first(item: tuple[datetime, TicketEventKind, StatusKind | None]) -> datetime:
+    return item[0]
 
 
 def compute_sla(
@@ -160,105 +302,28 @@ def compute_sla(
     count as at ``created``, events after ``now`` are ignored. ``initial`` is the kind of the
     status the ticket was created with.
     """
-    history = sorted(
-        (TicketEvent(max(e.at, created), e.kind, e.status) for e in events if e.at <= now),
-        key=lambda e: e.at,
-    )
-    status = initial
-    clock = 0  # running business µs since creation
-    moment = created
-    first = (
-        _Cycle(Target.FIRST_RESPONSE, created, 0, _allowed_us(calendar, created, t))
-        if (t := targets.first_response)
-        else None
-    )
-    resolution = (
-        _Cycle(Target.RESOLUTION, created, 0, _allowed_us(calendar, created, t))
-        if (t := targets.resolution)
-        else None
-    )
-    nexts: list[_Cycle] = []
-    replied = False
-
-    def live() -> list[_Cycle]:
-        return [c for c in (first, resolution, *nexts) if c is not None and c.ended is None]
-
-    def advance(to: datetime) -> None:
-        nonlocal clock, moment
-        if status is StatusKind.OPEN and to > moment:
-            run = round(calendar.business_seconds_between(moment, to) * 1e6)
-            for cycle in live():
-                left = cycle.allowed - (clock - cycle.start_clock)
-                if cycle.due is None and left <= run:
-                    cycle.due = calendar.add_business_time(moment, max(left, 0) / 1e6)
-            clock += run
-        moment = max(moment, to)
-
-    def end(cycle: _Cycle | None, at: datetime) -> None:
-        if cycle is not None and cycle.ended is None:
-            cycle.ended = at
-            cycle.ended_at_clock = clock
-
-    for event in history:
-        advance(event.at)
-        if event.kind is TicketEventKind.OUR_REPLY:
-            replied = True
-            end(first, event.at)
-            if nexts:
-                end(nexts[-1], event.at)
-        elif event.kind is TicketEventKind.CUSTOMER_MESSAGE:
-            waiting = nexts and nexts[-1].ended is None
-            if replied and not waiting and targets.next_response:
-                allowed = _allowed_us(calendar, event.at, targets.next_response)
-                nexts.append(_Cycle(Target.NEXT_RESPONSE, event.at, clock, allowed))
-        elif event.status is not None:
-            if event.status is StatusKind.CLOSED:
-                end(resolution, event.at)
-            elif status is StatusKind.CLOSED and resolution is not None:
-                resolution.ended = None  # reopened: the resolution clock goes on
-                resolution.ended_at_clock = None
-            status = event.status
-    advance(now)
-
-    def report(cycle: _Cycle | None) -> SlaCycle | None:
-        if cycle is None:
-            return None
-        if cycle.ended is not None:
-            assert cycle.ended_at_clock is not None
-            elapsed = cycle.ended_at_clock - cycle.start_clock
-            late = cycle.due is not None and cycle.ended > cycle.due
-            state = CycleState.BREACHED if late else CycleState.MET
-            due = cycle.due
-        else:
-            elapsed = clock - cycle.start_clock
-            due = cycle.due
-            if due is not None and now > due:
-                state = CycleState.BREACHED
-            elif status is StatusKind.OPEN:
-                state = CycleState.RUNNING
-                if due is None:
-                    due = calendar.add_business_time(now, (cycle.allowed - elapsed) / 1e6)
-            elif status is StatusKind.WAITING or cycle.target is Target.RESOLUTION:
-                state = CycleState.PAUSED
-            else:
-                state = CycleState.STOPPED
-        return SlaCycle(
-            target=cycle.target,
-            started=cycle.started,
-            allowed=cycle.allowed / 1e6,
-            elapsed=elapsed / 1e6,
-            due=due,
-            ended=cycle.ended,
-            state=state,
-        )
-
-    first_report = report(first)
+    replay = _Replay(created, events, targets, calendar, now, initial)
+    first_report = replay.report(replay.first)
     return SlaReport(
         first_response=first_report,
-        next_responses=tuple(r for c in nexts if (r := report(c)) is not None),
-        resolution=report(resolution),
-        status=status,
+        next_responses=tuple(r for c in replay.nexts if (r := replay.report(c)) is not None),
+        resolution=replay.report(replay.resolution),
+        status=replay.status,
     )
+
+
+def sla_due(
+    created: datetime,
+    events: Iterable[TicketEvent],
+    targets: SlaTargets,
+    calendar: BusinessCalendar,
+    now: datetime,
+    *,
+    initial: StatusKind = StatusKind.OPEN,
+) -> datetime | None:
+    """``compute_sla(...).due``, cheaper: the team store keeps only this, for every ticket
+    a sync touches."""
+    return _Replay(created, events, targets, calendar, now, initial).due()
 
 
 # --------------------------------------------------------------------------------------------

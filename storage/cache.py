@@ -83,6 +83,7 @@ from helpdesk.storage.db import (
     utc_now,
     write_engine,
 )
+from helpdesk.storage.driver_insert import driver_insert, driver_insert_returning_ids
 from helpdesk.storage.team_store import TicketState
 from helpdesk.storage.ticket_filter import (
     FilterContext,
@@ -425,7 +426,8 @@ class Cache:
 
     @staticmethod
     def add_locations(conn: Connection, rows: list[dict[str, Any]]) -> None:
-        insert_ignore_many(conn, location_t, rows)
+        if not driver_insert(conn, location_t, rows, ignore=True):
+            insert_ignore_many(conn, location_t, rows)
 
     def move_locations(
         self,
@@ -486,10 +488,12 @@ class Cache:
         """Store messages and index them for search, in the caller's transaction."""
         if not rows:
             return []
-        result = conn.execute(
-            insert(message_t).returning(message_t.c.id, sort_by_parameter_order=True), rows
-        )
-        pks = [r[0] for r in result]
+        pks = driver_insert_returning_ids(conn, message_t, rows)
+        if pks is None:
+            result = conn.execute(
+                insert(message_t).returning(message_t.c.id, sort_by_parameter_order=True), rows
+            )
+            pks = [r[0] for r in result]
         # Indexed here rather than by a trigger: the text is folded in Python first (see
         # core.search_text.fold_for_index), and the rows are at hand, not read back.
         _index_rows(conn, list(zip(pks, rows, strict=True)))
@@ -523,19 +527,20 @@ class Cache:
         big = [
             {"message": pk, "digest": p.digest, "size": p.size} for pk, p in rows if p.data is None
         ]
-        if small:
+        if small and not driver_insert(conn, raw_t, small):
             conn.execute(insert(raw_t), small)
-        if big:
+        if big and not driver_insert(conn, raw_blob_t, big):
             conn.execute(insert(raw_blob_t), big)
 
     @staticmethod
     def insert_attachments(conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
+        if rows and not driver_insert(conn, attachment_t, rows):
             conn.execute(insert(attachment_t), rows)
 
     @staticmethod
     def ensure_tickets(conn: Connection, rows: list[dict[str, Any]]) -> None:
-        insert_ignore_many(conn, ticket_t, rows)
+        if not driver_insert(conn, ticket_t, rows, ignore=True):
+            insert_ignore_many(conn, ticket_t, rows)
 
     @staticmethod
     def refresh_tickets(conn: Connection, numbers: Iterable[int]) -> None:

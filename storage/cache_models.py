@@ -275,6 +275,9 @@ QUEUE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_ticket_department_status ON ticket (department, status)",
     # sort:sla and is:breached / is:due without reading every ticket.
     "CREATE INDEX IF NOT EXISTS ix_ticket_sla_due ON ticket (sla_due)",
+    # The Snoozed queue and its count: the few snoozed tickets, not every open one.
+    "CREATE INDEX IF NOT EXISTS ix_ticket_snoozed ON ticket (snoozed_until) "
+    "WHERE snoozed_until IS NOT NULL",
 )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from helpdesk.core.business_hours import BusinessCalendar
-from helpdesk.core.sla import TicketEvent, compute_sla
+from helpdesk.core.sla import TicketEvent, sla_due
 from helpdesk.core.team import EventKind
 from helpdesk.core.workflow import DEFAULT_WORKFLOW, StatusKind, WorkflowSettings
 from helpdesk.storage.db import as_utc, utc_now
@@ -142,7 +142,7 @@ class SlaClock:
         # cycle's due is that moment plus what is left), so the replay stops there: taking it
         # on to now would walk months of calendar for the old tickets of a first sync.
         last = max((e.at for e in events if e.at <= now), default=created)
-        report = compute_sla(
+        return sla_due(
             created,
             events,
             self.workflow.targets(row.priority),
@@ -150,4 +150,3 @@ class SlaClock:
             min(now, max(created, last)),
             initial=initial,
         )
-        return report.due

@@ -50,6 +50,7 @@ from helpdesk.storage.db import (
     insert_ignore_many,
     write_engine,
 )
+from helpdesk.storage.driver_insert import driver_insert, driver_insert_returning_ids
 from helpdesk.storage.sla_clock import SlaClock
 from helpdesk.storage.team_models import (
     SCHEMA_2_NEW_TABLES,
@@ -493,26 +494,31 @@ class TeamStore:
                 for r in opened
             ]
             if opened:
-                result = conn.execute(
-                    insert(_ticket).returning(_ticket.c.number, sort_by_parameter_order=True),
-                    [
-                        {
-                            "subject": r.subject[:500],
-                            "customer_email": r.customer_email,
-                            "status": opening[i][0],
-                            "created_at": r.date,
-                        }
-                        for i, r in enumerate(opened)
-                    ],
-                )
-                numbers = {-(i + 1): row[0] for i, row in enumerate(result)}
+                ticket_rows = [
+                    {
+                        "subject": r.subject[:500],
+                        "customer_email": r.customer_email,
+                        "status": opening[i][0],
+                        "created_at": r.date,
+                    }
+                    for i, r in enumerate(opened)
+                ]
+                got = driver_insert_returning_ids(conn, _ticket, ticket_rows)
+                if got is None:
+                    result = conn.execute(
+                        insert(_ticket).returning(_ticket.c.number, sort_by_parameter_order=True),
+                        ticket_rows,
+                    )
+                    got = [row[0] for row in result]
+                numbers = {-(i + 1): number for i, number in enumerate(got)}
 
             def real(ticket: int) -> int:
                 return numbers.get(ticket, ticket)
 
             if opened:
-                conn.execute(
-                    insert(_event),
+                _insert_many(
+                    conn,
+                    _event,
                     [
                         {
                             "ticket": numbers[-(i + 1)],
@@ -546,8 +552,9 @@ class TeamStore:
                     ],
                 )
             if index_rows:
-                conn.execute(
-                    insert(_index),
+                _insert_many(
+                    conn,
+                    _index,
                     [
                         {
                             "message_id": r.message_id,
@@ -560,9 +567,9 @@ class TeamStore:
                         for r, t in index_rows
                     ],
                 )
-            insert_ignore_many(
-                conn, _refs, [{"ref_id": ref, "ticket": real(t)} for ref, t in ref_rows.items()]
-            )
+            refs = [{"ref_id": ref, "ticket": real(t)} for ref, t in ref_rows.items()]
+            if not driver_insert(conn, _refs, refs, ignore=True):
+                insert_ignore_many(conn, _refs, refs)
             # A customer's mail to a ticket that already existed may reopen it, or open a
             # follow-up when it was closed long ago (ours never do either).
             moved = apply_customer_mail(
@@ -684,6 +691,13 @@ def _survivors(conn: Connection, numbers: Iterable[int]) -> dict[int, int]:
         if not todo:
             break
     return out
+
+
+def _insert_many(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    # Registration's bulk rows go straight to SQLite's driver (same values, a fraction of
+    # SQLAlchemy's per-row cost); PostgreSQL takes the ordinary executemany.
+    if not driver_insert(conn, table, rows):
+        conn.execute(insert(table), rows)
 
 
 def write_gate() -> Any:

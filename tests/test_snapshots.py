@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
 
 from helpdesk.cli.demo import create_demo_workspace
 from helpdesk.storage.locations import load_settings
@@ -19,6 +20,14 @@ from helpdesk.storage.workspace import Workspace, open_workspace
 from helpdesk.tui.app import make_app
 
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blinking cursor would be drawn or not by how long the machine took to get there:
+    in snapshots it stays on."""
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda _self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda _self: None)
 
 
 @pytest.fixture

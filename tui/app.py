@@ -324,8 +324,9 @@ class HelpdeskApp(App[int]):
     def ticket_closed(self, number: int) -> None:
         self.presence(number, here=False)
 
-    def refresh_views(self) -> None:
-        """Read the cache again: lists, counts and an open ticket."""
+    def refresh_views(self, *, recount: bool = True) -> None:
+        """Read the cache again: lists, counts (unless `recount` is false: nothing that
+        counts changed) and an open ticket."""
         for screen in self.screen_stack:
             try:
                 if isinstance(screen, QueueScreen):
@@ -333,7 +334,7 @@ class HelpdeskApp(App[int]):
                     if covered:  # read when it shows again, not while a ticket covers it
                         screen.stale = True
                     else:
-                        screen.reload()
+                        screen.reload(recount=recount)
                 elif isinstance(screen, TicketScreen):
                     detail = self.ws.cache.ticket(screen.detail.summary.number)
                     if detail is not None:
@@ -570,7 +571,9 @@ class HelpdeskApp(App[int]):
                 markup=False,
             )
         if message.online or message.conflicts:
-            self.refresh_views()  # also brings colleagues' presence, which makes no events
+            # Also brings colleagues' presence, which makes no events; the counts change
+            # only with events (every ten seconds, recounting 100,000 tickets would show).
+            self.refresh_views(recount=bool(message.pulled or message.conflicts))
         self._show_status()
 
     def on_sync_progress(self, message: SyncProgress) -> None:

@@ -65,4 +65,10 @@ class TeamSynced(Message):
     conflicts: list[Op]
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, TeamSynced) and not self.conflicts
+        # Never one that brought no events in place of one that did: the counts are read
+        # again only for events.
+        return (
+            isinstance(message, TeamSynced)
+            and not self.conflicts
+            and (bool(self.pulled) or not message.pulled)
+        )

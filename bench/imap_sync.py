@@ -12,8 +12,8 @@ each tool downloading the whole mailbox (INBOX and Sent) from 127.0.0.1 without 
 * OfflineIMAP into a Maildir, on the first M messages of the same mailbox in a mailbox of its
   own (it manages about a hundred messages a second): its time for N is extrapolated from its
   rate, and the output says so;
-* download: IMAPClient fetching every message in our sync's batches and doing nothing with it,
-  the ceiling of our download stage;
+* download: every message fetched in our sync's batches and dropped, once with IMAPClient's
+  `fetch` and once with the sync's own FETCH reader: the ceiling of our download stage;
 * helpdesk: `helpdesk sync --once` into a fresh workspace, as a child process, while this
   process polls the cache read-only for the moment 1,000 tickets exist and the moment the
   newest 1,000 conversations (their latest customer message) are all there.
@@ -297,8 +297,10 @@ def run_offlineimap(account: ImapAccount, work: Path) -> Run:
     return run
 
 
-def run_download(account: ImapAccount) -> tuple[float, int, int]:
-    """(seconds, messages, bytes) of fetching everything as our sync does, storing nothing."""
+def run_download(account: ImapAccount, *, ours: bool = True) -> tuple[float, int, int]:
+    """(seconds, messages, bytes) of fetching everything in our sync's batches, storing
+    nothing: with the sync's own FETCH reader (`ours`), or with IMAPClient's `fetch`."""
+    from helpdesk.sync.fetch_reader import uid_fetch
     from helpdesk.sync.imap import FETCH_ITEMS
 
     t0 = time.perf_counter()
@@ -308,7 +310,13 @@ def run_download(account: ImapAccount) -> tuple[float, int, int]:
             client.select_folder(folder, readonly=True)
             uids = sorted(client.search(["ALL"]))
             for i in range(0, len(uids), BATCH):
-                for data in client.fetch(uids[i : i + BATCH], FETCH_ITEMS).values():
+                chunk = uids[i : i + BATCH]
+                got = (
+                    uid_fetch(client, chunk, FETCH_ITEMS)
+                    if ours
+                    else client.fetch(chunk, FETCH_ITEMS)
+                )
+                for data in got.values():
                     count += 1
                     size += len(data.get(b"BODY[]") or b"")
     return time.perf_counter() - t0, count, size
@@ -537,13 +545,17 @@ def main() -> None:
                 )
         download: tuple[float, int, int] | None = None
         if "download" in tools:
-            download = run_download(account)
-            secs, count, size = download
-            print(
-                f"  {'download only (IMAPClient)':<28} {secs:8.1f} s wall {'':>17}{count / secs:8,.0f} msg/s "
-                f"{size / secs / 1e6:7.0f} MB/s        {count:,}/{n:,} fetched, batches of {BATCH}",
-                flush=True,
-            )
+            for label, ours in (
+                ("download only (IMAPClient)", False),
+                ("download only (ours)", True),
+            ):
+                download = run_download(account, ours=ours)
+                secs, count, size = download
+                print(
+                    f"  {label:<28} {secs:8.1f} s wall {'':>17}{count / secs:8,.0f} msg/s "
+                    f"{size / secs / 1e6:7.0f} MB/s        {count:,}/{n:,} fetched, batches of {BATCH}",
+                    flush=True,
+                )
         hd: Run | None = None
         watch: CacheWatch | None = None
         hd_work = work / "helpdesk"
@@ -592,7 +604,7 @@ def main() -> None:
         )
         if download:
             d_secs, d_count, _ = download
-            print(f"  {'download (IMAPClient)':<28} {d_count / d_secs:8,.0f} msg/s")
+            print(f"  {'download (our reader)':<28} {d_count / d_secs:8,.0f} msg/s")
         if hd and download:
             rest = hd.wall - download[0] - n / p_rate
             if rest > 0:

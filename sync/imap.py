@@ -8,13 +8,15 @@ the next run resumes where this one stopped.
 from __future__ import annotations
 
 import contextlib
+import queue
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
@@ -24,11 +26,13 @@ from helpdesk.core.message import ParsedMessage
 from helpdesk.core.sanitize import safe_text
 from helpdesk.storage.cache import Cache, FolderMark, MailboxState, PackedRaw
 from helpdesk.storage.folder_state import flag_string, forget_uids, set_flags, stored_uids
+from helpdesk.sync.fetch_reader import uid_fetch
 from helpdesk.sync.ingest import Incoming, Ingestor, IngestStats
 from helpdesk.sync.parse_pool import ParsePool
 from helpdesk.sync.uid_search import folder_uids, parse_ranges, within
 
-FETCH_ITEMS = [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"BODY.PEEK[]"]
+# The size is known from the query that cut the batches; asking again costs server work.
+FETCH_ITEMS = [b"FLAGS", b"INTERNALDATE", b"BODY.PEEK[]"]
 MAX_BATCH_BYTES = 20 * 1024 * 1024
 # UIDs whose sizes are asked in one command: IMAPClient takes only lists of UIDs, and a
 # server limits a command line (Dovecot: 64 kB), so about 16 kB a command.
@@ -310,35 +314,54 @@ class ImapFetcher:
         pool = self.parse_pool if self.parse_pool and total >= PARALLEL_FROM else None
         if pool is not None:
             pool.warm()  # its processes start while the first batch downloads
+        downloads = _ahead(self._downloads(client, box.id, todo, pool, cancelled))
         try:
-            for chunk in self._batches(client, todo):
+            for chunk, batch, seconds, preparing in downloads:
                 if cancelled():
-                    break
-                t0 = time.perf_counter()
-                batch = self._fetch_batch(client, box.id, chunk)
-                stats.download_s += time.perf_counter() - t0
+                    break  # a batch that came meanwhile is fetched again next time
+                stats.download_s += seconds
                 # Newest first means the folder is only known complete at the end; until
                 # then the stored locations say what is there (see `todo`).
                 mark = None if first_sync else FolderMark(box.id, uidvalidity, chunk[-1] + 1)
-                job = _Pending(batch, mark, pool.submit(batch, self.cache) if pool else None)
-                if pending is not None:  # stored while the pool parses the next batch
+                job = _Pending(batch, mark, preparing)
+                if pending is not None:  # stored while the next batches download and parse
                     stats.add(pending.store(self.ingestor))
                 pending = job
                 done += len(chunk)
                 if progress:
                     progress(FolderProgress(self.account.name, folder, done, total))
         finally:
+            # Joins the download thread: nobody else may use the connection before.
+            downloads.close()
             if pending is not None:
                 stats.add(pending.store(self.ingestor))
         if uidnext is not None and not cancelled():
             self.cache.mark(FolderMark(box.id, uidvalidity, uidnext))
         return stats
 
+    def _downloads(
+        self,
+        client: IMAPClient,
+        mailbox: int,
+        todo: list[int],
+        pool: ParsePool | None,
+        cancelled: Callable[[], bool],
+    ) -> Iterator[_Downloaded]:
+        """Each batch as it arrives, already handed to the parse pool (runs in its own
+        thread, see `_Ahead`: the only user of `client` until it is closed)."""
+        for chunk in self._batches(client, todo):
+            if cancelled():
+                return
+            t0 = time.perf_counter()
+            batch = self._fetch_batch(client, mailbox, chunk)
+            seconds = time.perf_counter() - t0
+            yield chunk, batch, seconds, pool.submit(batch, self.cache) if pool else None
+
     def _batches(self, client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
         """UIDs in fetch batches of at most `batch_size` messages and about MAX_BATCH_BYTES, so
         that memory stays flat whatever the mail (one big message goes alone)."""
         for group in _chunks(uids, SIZE_QUERY):
-            sizes = client.fetch(group, [b"RFC822.SIZE"])
+            sizes = uid_fetch(client, group, [b"RFC822.SIZE"])
             batch: list[int] = []
             weight = 0
             for uid in group:
@@ -355,7 +378,7 @@ class ImapFetcher:
 
     def _fetch_batch(self, client: IMAPClient, mailbox: int, chunk: list[int]) -> list[Incoming]:
         try:
-            fetched: dict[int, dict[bytes, Any]] = client.fetch(chunk, FETCH_ITEMS)
+            fetched = uid_fetch(client, chunk, FETCH_ITEMS)
         except IMAPClient.AbortError:
             raise  # the connection is gone: the next sync resumes from the last mark
         except IMAPClient.Error as exc:
@@ -386,6 +409,71 @@ class ImapFetcher:
                 )
             )
         return batch
+
+
+_Downloaded = tuple[
+    list[int], list[Incoming], float, "Future[list[tuple[ParsedMessage, PackedRaw]]] | None"
+]
+_T = TypeVar("_T")
+_DONE = object()
+
+
+class _Ahead(Generic[_T]):
+    """Runs an iterator in a thread, at most `depth` items ahead of the reader.
+
+    The socket reads of the next batch then overlap the storing of the previous one: the
+    thread waits on the network without the GIL, and SQLite writes release it too. The
+    iterator's exception is raised in the reader; `close` stops the thread and waits for it,
+    so that the connection it used is free again when `close` returns.
+    """
+
+    def __init__(self, source: Iterator[_T], depth: int = 1) -> None:
+        self._source = source
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="imap-download", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for item in self._source:
+                if not self._put(item):
+                    return
+        except BaseException as exc:  # handed to the reader, raised there
+            self._error = exc
+        finally:
+            self._put(_DONE)
+
+    def __iter__(self) -> Iterator[_T]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                self._thread.join()
+                if self._error is not None:
+                    raise self._error
+                return
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
+
+
+def _ahead(source: Iterator[_T]) -> _Ahead[_T]:
+    return _Ahead(source)
 
 
 @dataclass(slots=True)

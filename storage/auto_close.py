@@ -23,8 +23,9 @@ from helpdesk.core.team import EventKind
 from helpdesk.core.workflow import StatusKind, WorkflowSettings
 from helpdesk.storage.automation import AUTO_REPLY_EVENT
 from helpdesk.storage.db import as_utc
+from helpdesk.storage.team_events import add_event
 from helpdesk.storage.team_models import AutoMail, MessageIndex, TeamEvent, TeamTicket
-from helpdesk.storage.team_store import TeamStore, add_event
+from helpdesk.storage.team_store import TeamStore
 
 __all__ = ["AUTO_CLOSE_ACTOR", "AUTO_CLOSE_REASON", "auto_close"]
 

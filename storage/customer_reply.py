@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -20,6 +20,7 @@ from helpdesk.core.workflow import ReplyOutcome, WorkflowSettings, after_custome
 from helpdesk.core.workflow_values import reopen_status
 from helpdesk.storage.db import as_utc
 from helpdesk.storage.sla_clock import SlaClock
+from helpdesk.storage.team_events import add_event, set_status
 from helpdesk.storage.team_models import MessageIndex, TeamEvent, TeamTicket
 
 __all__ = ["FOLLOW_UP", "FOLLOW_UP_OF", "CustomerMail", "apply_customer_mail"]
@@ -98,22 +99,28 @@ def apply_customer_mail(
         wrote = min(first.sent_at or now, now)  # a sender's clock ahead of ours is not believed
         outcome = after_customer_reply(status, since, wrote, workflow.tickets.reopen_window)
         if outcome is ReplyOutcome.REOPEN:
-            conn.execute(update(_ticket).where(t.number == number).values(status=reopen_to.name))
-            _field_event(
+            set_status(
                 conn,
-                number,
-                actor,
-                "status",
-                row.status,
-                reopen_to.name,
-                max(wrote, since or wrote),
+                ticket=number,
+                actor=actor,
+                old=row.status,
+                new=reopen_to.name,
+                at=max(wrote, since or wrote),
             )
         elif outcome is ReplyOutcome.NEW_TICKET:
             new = _open_follow_up(conn, workflow, first, row.department, actor, wrote, now)
             ids = [m.message_id for m in later]
             conn.execute(update(_index).where(_index.c.message_id.in_(ids)).values(ticket=new))
-            _field_event(conn, number, actor, FOLLOW_UP, None, str(new), wrote)
-            _field_event(conn, new, actor, FOLLOW_UP_OF, None, str(number), wrote)
+            for ticket, field, value in ((number, FOLLOW_UP, new), (new, FOLLOW_UP_OF, number)):
+                add_event(
+                    conn,
+                    ticket=ticket,
+                    actor=actor,
+                    kind=EventKind.FIELD,
+                    field=field,
+                    new=str(value),
+                    at=wrote,
+                )
             moved.update(dict.fromkeys(ids, new))
     _wake_snoozed(conn, workflow, [m for m in mails if m.message_id not in moved], actor, now)
     return moved
@@ -167,17 +174,14 @@ def _wake_snoozed(
         conn.execute(update(_ticket).where(t.number == number).values(snoozed_until=None))
         until = as_utc(snoozed[number])
         old = None if until is None else until.astimezone(zone).isoformat(timespec="seconds")
-        conn.execute(
-            insert(_event),
-            {
-                "ticket": number,
-                "actor": actor,
-                "kind": str(EventKind.WOKE),
-                "old": old,
-                "new": WOKE_BY_CUSTOMER,
-                "at": now,
-                "recorded_at": datetime.now(UTC),
-            },
+        add_event(
+            conn,
+            ticket=number,
+            actor=actor,
+            kind=EventKind.WOKE,
+            old=old,
+            new=WOKE_BY_CUSTOMER,
+            at=now,
         )
 
 
@@ -202,39 +206,7 @@ def _open_follow_up(
             },
         ).scalar_one()
     )
-    conn.execute(
-        insert(_event),
-        {
-            "ticket": number,
-            "actor": actor,
-            "kind": str(EventKind.CREATED),
-            "new": mail.message_id,
-            "at": wrote,
-            "recorded_at": now,
-        },
+    add_event(
+        conn, ticket=number, actor=actor, kind=EventKind.CREATED, new=mail.message_id, at=wrote
     )
     return number
-
-
-def _field_event(
-    conn: Connection,
-    ticket: int,
-    actor: str,
-    field: str,
-    old: str | None,
-    new: str | None,
-    at: datetime,
-) -> None:
-    conn.execute(
-        insert(_event),
-        {
-            "ticket": ticket,
-            "actor": actor,
-            "kind": str(EventKind.FIELD),
-            "field": field,
-            "old": old,
-            "new": new,
-            "at": at,
-            "recorded_at": datetime.now(UTC),
-        },
-    )

@@ -44,6 +44,7 @@ from helpdesk.core.workflow_values import (
 )
 from helpdesk.storage.db import DriverStatement, as_utc, insert_ignore, utc_now
 from helpdesk.storage.sla_clock import SlaClock
+from helpdesk.storage.team_events import add_event
 from helpdesk.storage.team_models import (
     MessageIndex,
     TeamAgent,
@@ -56,7 +57,6 @@ from helpdesk.storage.team_models import (
 from helpdesk.storage.team_store import (
     TeamStore,
     TicketState,
-    add_event,
     ticket_state,
     write_gate,
 )

@@ -23,6 +23,7 @@ from helpdesk.core.workflow_values import reopen_status
 from helpdesk.storage.cache_models import CachedMessage, CachedNote, CachedTicket
 from helpdesk.storage.db import insert_ignore_many, utc_now
 from helpdesk.storage.lock_table import LockTable, Outcome, closed_names
+from helpdesk.storage.team_events import add_event
 from helpdesk.storage.team_models import (
     AutoMail,
     MessageIndex,
@@ -30,7 +31,7 @@ from helpdesk.storage.team_models import (
     TeamNote,
     TeamTicket,
 )
-from helpdesk.storage.team_store import _update_waiting, add_event
+from helpdesk.storage.team_store import _update_waiting
 
 __all__ = [
     "apply_moves",

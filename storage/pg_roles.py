@@ -33,8 +33,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from helpdesk.core.team import EventKind, Role
+from helpdesk.storage.team_events import add_event
 from helpdesk.storage.team_models import TEAM_TABLES
-from helpdesk.storage.team_store import TeamStore, add_event
+from helpdesk.storage.team_store import TeamStore
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SCRAM_ITERATIONS = 4096  # PostgreSQL's default scram_iterations

@@ -23,8 +23,9 @@ from helpdesk.core.workflow import StatusKind, WorkflowSettings
 from helpdesk.storage.db import as_utc, utc_now
 from helpdesk.storage.lock_table import LockTable, Outcome
 from helpdesk.storage.sla_clock import SlaClock
+from helpdesk.storage.team_events import add_event
 from helpdesk.storage.team_models import TeamEvent, TeamTicket
-from helpdesk.storage.team_store import TeamStore, add_event
+from helpdesk.storage.team_store import TeamStore
 
 __all__ = ["SYSTEM", "snooze", "snooze_calendar", "team_zone", "wake_expired"]
 

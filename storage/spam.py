@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select
 
 from helpdesk.core.team import Agent, EventKind, check_edit, edit_wins
 from helpdesk.core.workflow import SPAM, WorkflowSettings
 from helpdesk.core.workflow_values import reopen_status
 from helpdesk.storage.db import as_utc, insert_ignore, utc_now
 from helpdesk.storage.lock_table import LockTable, Outcome
+from helpdesk.storage.team_events import add_event, set_status
 from helpdesk.storage.team_models import SpamSender, TeamAgent, TeamEvent, TeamTicket
-from helpdesk.storage.team_store import SPAM_FILTER_ACTOR, TeamStore, add_event
+from helpdesk.storage.team_store import SPAM_FILTER_ACTOR, TeamStore
 
 __all__ = [
     "SPAM_FILTER_ACTOR",
@@ -89,17 +90,14 @@ def mark_spam(
                 return Outcome(
                     False, number, f"status was changed later by someone else; kept {row.status!r}"
                 )
-            conn.execute(update(_ticket).where(_ticket.c.number == number).values(status=spam))
-            add_event(
+            set_status(
                 conn,
                 ticket=number,
                 actor=actor,
-                kind=EventKind.FIELD,
-                field="status",
                 old=row.status,
                 new=spam,
-                op_id=event_op,
                 at=when,
+                op_id=event_op,
             )
             event_op = None
             table.sla.recompute(conn, [number])
@@ -143,17 +141,14 @@ def not_spam(
         event_op = op_id
         if is_spam(row.status):
             restored = _status_before_spam(conn, table.workflow, number)
-            conn.execute(update(_ticket).where(_ticket.c.number == number).values(status=restored))
-            add_event(
+            set_status(
                 conn,
                 ticket=number,
                 actor=actor,
-                kind=EventKind.FIELD,
-                field="status",
                 old=row.status,
                 new=restored,
-                op_id=event_op,
                 at=when,
+                op_id=event_op,
             )
             event_op = None
             table.sla.recompute(conn, [number])

@@ -707,39 +707,6 @@ def write_gate() -> Any:
     return select(func.count()).select_from(locked).scalar_subquery() > 0
 
 
-_INSERT_EVENT = insert(_event).returning(_event.c.seq)  # built once: every team write adds one
-
-
-def add_event(
-    conn: Connection,
-    *,
-    ticket: int | None,
-    actor: str,
-    kind: EventKind,
-    at: datetime,
-    field: str | None = None,
-    old: str | None = None,
-    new: str | None = None,
-    op_id: str | None = None,
-) -> int:
-    return int(
-        conn.execute(
-            _INSERT_EVENT,
-            {
-                "ticket": ticket,
-                "actor": actor,
-                "kind": str(kind),
-                "field": field,
-                "old": old,
-                "new": new,
-                "op_id": op_id,
-                "at": at,
-                "recorded_at": datetime.now(UTC),
-            },
-        ).scalar_one()
-    )
-
-
 def _update_waiting(conn: Connection, tickets: set[int]) -> None:
     """`waiting_since`: the oldest customer message sent after our last reply, computed from
     the registry. Messages arrive in any order (a first sync is newest first, and INBOX and

@@ -46,13 +46,6 @@ _auto = AutoMail.__table__
 _ticket = TeamTicket.__table__
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
 def store(store_url: str) -> Iterator[TeamStore]:
     s = TeamStore(store_url, WORKFLOW, our_addresses=["support@h.example"])

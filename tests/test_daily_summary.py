@@ -33,13 +33,6 @@ _ticket = TeamTicket.__table__
 _event = TeamEvent.__table__
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 def _team(store: TeamStore) -> LockTable:
     lt = LockTable(store)
     for email in (ADMIN, JANA, PETR, LEAD):

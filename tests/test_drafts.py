@@ -28,13 +28,6 @@ def cache(tmp_path: Path) -> Iterator[Cache]:
     c.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
 def store(store_url: str) -> Iterator[TeamStore]:
     s = TeamStore(store_url)

@@ -8,7 +8,6 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -20,13 +19,6 @@ from helpdesk.storage.team_store import Registration, TeamStore
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ADMIN, JANA, PETR, LEAD = "admin@h.example", "jana@h.example", "petr@h.example", "lead@h.example"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
 
 
 def tickets(store: TeamStore, n: int, start: datetime = T0) -> list[int]:

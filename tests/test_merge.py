@@ -43,13 +43,6 @@ ADMIN, JANA, PETR = "admin@h.example", "jana@h.example", "petr@h.example"
 EVA, KAREL = "eva@customer.example", "karel@customer.example"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
 def team(store_url: str) -> Iterator[LockTable]:
     lt = LockTable(TeamStore(store_url))

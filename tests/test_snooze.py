@@ -55,13 +55,6 @@ fri = ["08:30-17:00"]
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
 def team(store_url: str) -> Iterator[LockTable]:
     lt = LockTable(TeamStore(store_url))

@@ -47,13 +47,6 @@ SUPPORT = "support@h.example"
 _auto = AutoMail.__table__
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
 def team(store_url: str) -> Iterator[LockTable]:
     # Acknowledgements on: a spam ticket must be the one new ticket that gets none.

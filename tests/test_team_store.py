@@ -16,13 +16,6 @@ from helpdesk.storage.team_store import Registration, TeamStore
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 def reg(mid: str, *refs: str, tag: int | None = None) -> Registration:
     return Registration(mid, list(refs), [], tag, f"subject {mid}", "c@example.com", NOW)
 

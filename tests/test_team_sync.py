@@ -43,13 +43,6 @@ def workspace(tmp_path: Path, name: str, email: str, store: str) -> Workspace:
     return ws
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 def numbers(ws: Workspace) -> list[int]:
     return sorted(t.number for t in ws.cache.list_tickets(Queue.ALL, ws.agent))
 

@@ -93,13 +93,6 @@ def make_desk(tmp_path: Path, store_url: str, extra: str = "") -> Desk:
     return Desk(config, store_url, numbers)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'team.sqlite'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 def team_state(url: str, number: int) -> TicketState:
     store = TeamStore(url)
     try:

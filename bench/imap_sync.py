@@ -155,8 +155,15 @@ def _hwm_kb(status_file: Path) -> int:
 
 
 def clean_env(home: Path) -> dict[str, str]:
-    """No user configuration of ours or of the other tools may leak into a run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    """No user configuration of ours or of the other tools may leak into a run. An installed
+    helpdesk has its modules compiled: the runs keep bytecode (outside the source tree, which
+    this machine's environment may forbid writing), so that only the first pays for it."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HELPDESK_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["PYTHONPYCACHEPREFIX"] = str(home.parent / "pycache")
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),

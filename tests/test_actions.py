@@ -8,16 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from mailbuild import message
+from local_team import customer_mails, local_workspace
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
-from helpdesk.core.config import parse_config
 from helpdesk.core.tickets import Queue
 from helpdesk.storage.lock_table import LockTable
-from helpdesk.storage.workspace import Workspace, open_workspace
-from helpdesk.sync.mailfiles import import_messages
-from helpdesk.sync.service import make_ingestor
+from helpdesk.storage.workspace import Workspace
 from helpdesk.tui.actions import Change, TicketValues, plan, read_values, tag_edit
 from helpdesk.tui.app import HelpdeskApp, make_app
 from helpdesk.tui.screens.picker import Choice, Confirm, Picker, rank_choices
@@ -56,31 +53,7 @@ kind = "closed"
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
-    text = f"""
-[agent]
-name = "Jana"
-email = "{ME}"
-[team]
-store = "sqlite:///{tmp_path / "team.sqlite"}"
-addresses = ["support@helpdesk.example"]
-[cache]
-path = "{tmp_path / "cache.sqlite"}"
-{STATUSES}
-"""
-    settings = parse_config(
-        text, str(tmp_path / "helpdesk.toml"), default_agent=("x", "x@example.com")
-    )
-    w = open_workspace(settings)
-    raws = [
-        message(
-            f"m{i}@customer.example",
-            sender=f"Customer {i} <c{i}@customer.example>",
-            subject=f"Question {i}",
-            date=f"Mon, 02 Nov 2026 0{i}:00:00 +0000",
-        )
-        for i in range(1, 5)
-    ]
-    import_messages(raws, make_ingestor(w))
+    w = local_workspace(tmp_path, ME, customer_mails(4), extra=STATUSES)
     LockTable(w.team).join(COLLEAGUE, "Petr")
     yield w
     w.close()

@@ -9,18 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from mailbuild import message
+from local_team import customer_mails, local_workspace
 from sqlalchemy import update
 from textual.pilot import Pilot
 
-from helpdesk.core.config import parse_config
 from helpdesk.core.team import Role
 from helpdesk.storage.escalation import escalate
 from helpdesk.storage.lock_table import LockTable
 from helpdesk.storage.team_models import TeamTicket
-from helpdesk.storage.workspace import Workspace, open_workspace
-from helpdesk.sync.mailfiles import import_messages
-from helpdesk.sync.service import make_ingestor
+from helpdesk.storage.workspace import Workspace
 from helpdesk.tui.app import HelpdeskApp, make_app
 
 ME = "jana@helpdesk.example"
@@ -29,30 +26,10 @@ _ticket = TeamTicket.__table__
 
 
 def _workspace(tmp_path: Path, bell: bool) -> Workspace:
-    text = f"""
-[agent]
-name = "Jana"
-email = "{ME}"
-[team]
-store = "sqlite:///{tmp_path / "team.sqlite"}"
-addresses = ["support@helpdesk.example"]
-[cache]
-path = "{tmp_path / "cache.sqlite"}"
-[app]
-bell = {"true" if bell else "false"}
-"""
-    settings = parse_config(text, str(tmp_path / "helpdesk.toml"), default_agent=("x", "x@y.z"))
-    ws = open_workspace(settings)
-    raws = [
-        message(
-            f"n{i}@customer.example",
-            sender=f"Customer {i} <c{i}@customer.example>",
-            subject=f"Question {i}",
-            date=f"Mon, 02 Nov 2026 0{i}:00:00 +0000",
-        )
-        for i in range(1, 4)
-    ]
-    import_messages(raws, make_ingestor(ws))
+    bell_line = f"[app]\nbell = {'true' if bell else 'false'}"
+    ws = local_workspace(
+        tmp_path, ME, customer_mails(3, mid="n{i}@customer.example"), extra=bell_line
+    )
     table = LockTable(ws.team)
     table.join(ME, "Jana")  # the first agent: the admin
     table.join(LEAD, "Petr Novák")

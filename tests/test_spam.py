@@ -13,6 +13,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from local_team import customer_mails, local_workspace
 from mailbuild import message
 from sqlalchemy import select
 from textual.pilot import Pilot
@@ -20,7 +21,6 @@ from textual.widgets import Input
 
 from helpdesk.cli.main import main
 from helpdesk.core.automation_config import AutomationSettings
-from helpdesk.core.config import parse_config
 from helpdesk.core.message import Address
 from helpdesk.core.team import EventKind, Role
 from helpdesk.core.tickets import EventView, Queue
@@ -32,8 +32,6 @@ from helpdesk.storage.spam import mark_spam, not_spam, spam_senders
 from helpdesk.storage.team_models import AutoMail
 from helpdesk.storage.team_store import SPAM_FILTER_ACTOR, Registration, TeamStore
 from helpdesk.storage.workspace import Workspace, open_workspace
-from helpdesk.sync.mailfiles import import_messages
-from helpdesk.sync.service import make_ingestor
 from helpdesk.sync.team import TeamService
 from helpdesk.tui.actions import read_values
 from helpdesk.tui.app import HelpdeskApp, make_app
@@ -291,30 +289,13 @@ def test_cli_set_status_spam_remembers_and_forgets_the_sender(
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
-    text = f"""
-[agent]
-name = "Jana"
-email = "{JANA}"
-[team]
-store = "sqlite:///{tmp_path / "team.sqlite"}"
-addresses = ["{SUPPORT}"]
-[cache]
-path = "{tmp_path / "cache.sqlite"}"
-"""
-    settings = parse_config(
-        text, str(tmp_path / "helpdesk.toml"), default_agent=("x", "x@x.example")
+    offers = customer_mails(
+        3,
+        mid="p{i}@offers.example",
+        sender="Offer {i} <deals{i}@offers.example>",
+        subject="Offer {i}",
     )
-    w = open_workspace(settings)
-    raws = [
-        message(
-            f"p{i}@offers.example",
-            sender=f"Offer {i} <deals{i}@offers.example>",
-            subject=f"Offer {i}",
-            date=f"Mon, 02 Nov 2026 0{i}:00:00 +0000",
-        )
-        for i in range(1, 4)
-    ]
-    import_messages(raws, make_ingestor(w))
+    w = local_workspace(tmp_path, JANA, offers, ours=SUPPORT)
     yield w
     w.close()
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, func, insert, or_, select, update
 
-from helpdesk.core.loop_guard import AutoReplyHistory, may_auto_reply
+from helpdesk.core.loop_guard import may_auto_reply
 from helpdesk.core.message import Address, ParsedMessage
 from helpdesk.core.team import EventKind
 from helpdesk.core.workflow import StatusKind, WorkflowSettings
-from helpdesk.storage.automation import AUTO_REPLY_EVENT
+from helpdesk.storage.automation import AUTO_REPLY_EVENT, auto_reply_history
 from helpdesk.storage.db import as_utc
 from helpdesk.storage.team_events import add_event
 from helpdesk.storage.team_models import AutoMail, MessageIndex, TeamEvent, TeamTicket
@@ -175,24 +175,8 @@ def _queue_notice(
     if not recipient or answered is None:
         return
     limits = store.automation.settings.limits
-    since = now - limits.window
-    history = AutoReplyHistory(
-        to_sender=[
-            _utc(at)
-            for at in conn.execute(
-                select(_auto.c.created_at).where(
-                    _auto.c.recipient == recipient, _auto.c.created_at > since
-                )
-            ).scalars()
-        ],
-        in_ticket=[
-            _utc(at)
-            for at in conn.execute(
-                select(_auto.c.created_at).where(
-                    _auto.c.ticket == row.number, _auto.c.reason == AUTO_CLOSE_REASON
-                )
-            ).scalars()
-        ],
+    history = auto_reply_history(
+        conn, recipient, row.number, since=now - limits.window, reason=AUTO_CLOSE_REASON
     )
     message = ParsedMessage(
         message_id=answered, subject=row.subject, from_addr=Address("", recipient)
@@ -245,7 +229,3 @@ def _last_customer_message(conn: Connection, number: int) -> str | None:
             select(e.new).where(e.ticket == number, e.kind == str(EventKind.CREATED)).limit(1)
         ).scalar()
     return found
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

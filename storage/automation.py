@@ -281,7 +281,9 @@ class Automation:
         if not new:
             return None
         s = self.settings
-        language = _language(reg)
+        # Guessed only where a template depends on it: every new ticket passes here.
+        by_language = s.acknowledge_by_language or s.out_of_hours_by_language
+        language = _language(reg) if by_language else None
         if s.answers_out_of_hours and not self.sla.calendar(department).is_open(reg.date):
             template = s.out_of_hours_for(language)
             return _Reply(template, AutoReason.OUT_OF_HOURS) if template else None
@@ -301,23 +303,7 @@ class Automation:
             return  # old mail met for the first time (a first sync, a folder added): no reply
         sender = reg.from_addr.email.casefold() if reg.from_addr else ""
         limits = self.settings.limits
-        since = now - limits.window
-        history = AutoReplyHistory(
-            to_sender=[
-                _utc(t)
-                for t in conn.execute(
-                    select(_auto.c.created_at).where(
-                        _auto.c.recipient == sender, _auto.c.created_at > since
-                    )
-                ).scalars()
-            ],
-            in_ticket=[
-                _utc(t)
-                for t in conn.execute(
-                    select(_auto.c.created_at).where(_auto.c.ticket == number)
-                ).scalars()
-            ],
-        )
+        history = auto_reply_history(conn, sender, number, since=now - limits.window)
         verdict = may_auto_reply(
             message, self.ours, history, now, limits, headers=_headers(reg.headers)
         )
@@ -403,6 +389,23 @@ def _agent_of(r: Any) -> Agent:
         role=role,
         departments=tuple(d for d in r.departments.split(",") if d),
         away=bool(r.away),
+    )
+
+
+def auto_reply_history(
+    conn: Connection, recipient: str, ticket: int, *, since: datetime, reason: str | None = None
+) -> AutoReplyHistory:
+    """The automatic replies `recipient` got since `since`, and those of `ticket` (of one
+    `reason` only, when given): what the loop limits count."""
+    in_ticket = select(_auto.c.created_at).where(_auto.c.ticket == ticket)
+    if reason is not None:
+        in_ticket = in_ticket.where(_auto.c.reason == reason)
+    to_sender = select(_auto.c.created_at).where(
+        _auto.c.recipient == recipient, _auto.c.created_at > since
+    )
+    return AutoReplyHistory(
+        to_sender=[_utc(t) for t in conn.execute(to_sender).scalars()],
+        in_ticket=[_utc(t) for t in conn.execute(in_ticket).scalars()],
     )
 
 
